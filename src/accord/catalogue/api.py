@@ -1,0 +1,47 @@
+"""REST API of the service catalogue."""
+
+from rest_framework import serializers
+
+from accord.core.api import RecordViewSet, VersionedSerializerMixin
+
+from .filters import ServiceFilterSet
+from .models import Service, ServiceHours
+
+
+class ServiceSerializer(VersionedSerializerMixin, serializers.ModelSerializer):
+    class Meta:
+        model = Service
+        fields = ["id", "name", "description", "owner", "status", "customers", "service_hours",
+                  "support_team", "depends_on", "created", "updated", "version"]
+        read_only_fields = ["id", "created", "updated"]
+
+    def validate_depends_on(self, value):
+        if self.instance is not None and any(s.pk == self.instance.pk for s in value):
+            raise serializers.ValidationError("A service cannot depend on itself.")
+        return value
+
+    def update(self, instance, validated_data):
+        version = validated_data.pop("version")
+        m2m = {k: validated_data.pop(k) for k in ("customers", "depends_on") if k in validated_data}
+        for key, value in validated_data.items():
+            setattr(instance, key, value)
+        instance.save(expected_version=version)
+        for key, value in m2m.items():
+            getattr(instance, key).set(value)
+        return instance
+
+    def create(self, validated_data):
+        validated_data.pop("version", None)
+        return super().create(validated_data)
+
+
+class ServiceHoursSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ServiceHours
+        fields = ["id", "name", "description"]
+
+
+class ServiceViewSet(RecordViewSet):
+    queryset = Service.objects.all()
+    serializer_class = ServiceSerializer
+    filterset_class = ServiceFilterSet

@@ -1,0 +1,89 @@
+"""Services, the hours they are offered in, and who uses and supports them."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Exists, OuterRef, Q
+from django.utils.translation import gettext_lazy as _
+
+from accord.core.policy import Role
+from accord.core.records import Record
+from accord.organizations.models import Customer
+from accord.users.models import Team
+
+from .choices import ServiceStatus
+
+
+class ServiceHours(Record):
+    """A named definition of when a service is offered, e.g. "Business hours (CET)".
+
+    For now a description; the business calendar engine will give it working times.
+    """
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    description = models.CharField(_("description"), max_length=300, blank=True)
+
+    permissions = {"add": {Role.ADMINISTRATOR}, "change": {Role.ADMINISTRATOR}}
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = _("service hours")
+
+    def __str__(self):
+        return self.name
+
+
+class Service(Record):
+    """An IT service in the catalogue."""
+
+    name = models.CharField(_("name"), max_length=150, unique=True)
+    description = models.TextField(_("description"), blank=True, max_length=5000)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("owner"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="owned_services",
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=ServiceStatus.choices, default=ServiceStatus.PIPELINE
+    )
+    customers = models.ManyToManyField(
+        Customer, verbose_name=_("customers"), related_name="services", blank=True
+    )
+    service_hours = models.ForeignKey(
+        ServiceHours, verbose_name=_("service hours"), null=True, blank=True,
+        on_delete=models.PROTECT, related_name="services",
+    )
+    support_team = models.ForeignKey(
+        Team, verbose_name=_("support team"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="supported_services",
+    )
+    depends_on = models.ManyToManyField(
+        "self", verbose_name=_("depends on"), symmetrical=False, related_name="used_by", blank=True
+    )
+
+    permissions = {
+        "add": {Role.ADMINISTRATOR, Role.OWNER},
+        "change": {Role.ADMINISTRATOR, Role.OWNER},
+    }
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        from django.urls import reverse
+
+        return reverse("catalogue:service_detail", args=[self.pk])
+
+    detail_url_name = "catalogue:service_detail"
+
+    @classmethod
+    def scope_condition(cls, scope):
+        """Staff see the whole catalogue; a customer user sees the live services their
+        organisation uses."""
+        if not scope.is_customer:
+            return Q()
+        used = Service.customers.through.objects.filter(
+            service_id=OuterRef("pk"), customer_id__in=scope.customer_ids
+        )
+        return Q(Exists(used), status=ServiceStatus.LIVE)

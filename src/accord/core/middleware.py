@@ -1,0 +1,41 @@
+"""Request middleware: the actor of web writes, and a strict Content Security Policy."""
+
+from django.utils import timezone
+
+from .context import acting_as
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; "
+    "form-action 'self'; object-src 'none'"
+)
+
+
+class ActorMiddleware:
+    """Every write during a web request is attributed to the signed-in user.
+
+    API views set the actor again once DRF has authenticated the token."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and getattr(user, "time_zone", None):
+            # Times are stored in UTC and shown in each user's own zone.
+            timezone.activate(user.time_zone)
+        else:
+            timezone.deactivate()
+        with acting_as(user, "web"):
+            return self.get_response(request)
+
+
+class ContentSecurityPolicyMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response

@@ -1,0 +1,134 @@
+"""Global search: one index table, one interface, two engines.
+
+Apps register their record types in ``AppConfig.ready()`` with what to index. Saving
+a record keeps its SearchEntry current in the same transaction. Queries go through
+SQLite FTS5 or PostgreSQL full text, newest first, and only ever return entries the
+user's scope allows.
+"""
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection
+from django.db.models import Q
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
+
+
+@dataclass(frozen=True)
+class SearchIndex:
+    model: Any
+    title: Any  # callable(obj) -> str
+    body: Any  # callable(obj) -> str
+    fields: frozenset = field(default_factory=frozenset)  # fields whose change re-indexes
+    customer_visible: Any = staticmethod(lambda obj: True)
+
+
+_registry: dict[type, SearchIndex] = {}
+
+
+def register(model, *, title, body, fields, customer_visible=lambda obj: True):
+    _registry[model] = SearchIndex(
+        model=model, title=title, body=body, fields=frozenset(fields), customer_visible=customer_visible
+    )
+
+
+def registered_models():
+    return list(_registry)
+
+
+def _customer_id(obj):
+    path = type(obj).customer_field
+    if path and "__" not in path:
+        return getattr(obj, f"{path}_id", None)
+    return None
+
+
+def _values(index, obj):
+    return {
+        "customer_id": _customer_id(obj),
+        "customer_visible": bool(index.customer_visible(obj)),
+        "title": str(index.title(obj))[:300],
+        "body": str(index.body(obj) or "")[:20000],
+        "updated": timezone.now(),
+    }
+
+
+def index_record(obj, *, created, changed=None):
+    from .models import SearchEntry
+
+    index = _registry.get(type(obj))
+    if index is None:
+        return
+    if not created and changed is not None and not (index.fields & changed.keys()):
+        return
+    ct = ContentType.objects.get_for_model(type(obj))
+    values = _values(index, obj)
+    if created or not SearchEntry.objects.filter(content_type=ct, object_id=obj.pk).update(**values):
+        SearchEntry.objects.create(content_type=ct, object_id=obj.pk, **values)
+
+
+def unindex_record(obj):
+    from .models import SearchEntry
+
+    if type(obj) in _registry:
+        ct = ContentType.objects.get_for_model(type(obj))
+        SearchEntry.objects.filter(content_type=ct, object_id=obj.pk).delete()
+
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def _terms(text: str) -> list[str]:
+    return _WORD.findall(text.lower())[:8]
+
+
+def _matching_ids_sql(terms):
+    """SQL (and params) selecting SearchEntry ids that contain every term."""
+    if connection.vendor == "sqlite":
+        match = " ".join(f'"{t}"*' for t in terms)
+        return "SELECT rowid FROM core_searchentry_fts WHERE core_searchentry_fts MATCH %s", [match]
+    query = " & ".join(f"{t}:*" for t in terms)
+    return (
+        "SELECT id FROM core_searchentry WHERE "
+        "to_tsvector('simple', title || ' ' || body) @@ to_tsquery('simple', %s)",
+        [query],
+    )
+
+
+def search(user, text: str, limit: int = 25, models=None):
+    """Search entries the user may see, newest first: a list of SearchEntry."""
+    from .models import SearchEntry
+    from .policy import scope_for
+
+    terms = _terms(text)
+    scope = scope_for(user)
+    if not terms or scope is None:
+        return []
+    sql, params = _matching_ids_sql(terms)
+    qs = SearchEntry.objects.filter(id__in=RawSQL(sql, params))
+    if models:
+        cts = ContentType.objects.get_for_models(*models).values()
+        qs = qs.filter(content_type__in=list(cts))
+    if scope.is_customer:
+        qs = qs.filter(customer_visible=True, customer_id__in=scope.customer_ids)
+    elif not scope.all_customers:
+        qs = qs.filter(Q(customer_id__in=scope.customer_ids) | Q(customer_id__isnull=True))
+    return list(qs.select_related("content_type").order_by("-id")[:limit])
+
+
+def matching_object_ids(model, text):
+    """A subquery of ``model`` ids whose search entry contains every word of text,
+    for list filters; None when text has no words."""
+    from .models import SearchEntry
+
+    terms = _terms(text)
+    if not terms:
+        return None
+    sql, params = _matching_ids_sql(terms)
+    ct = ContentType.objects.get_for_model(model)
+    return SearchEntry.objects.filter(id__in=RawSQL(sql, params), content_type=ct).values(
+        "object_id"
+    )

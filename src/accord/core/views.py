@@ -1,0 +1,319 @@
+"""Generic pages every record type reuses: list (filter, sort, saved filters, cursor
+pages, CSV export), detail with its timeline, create and edit with optimistic
+locking; plus attachments, journal posts, saved filters and global search."""
+
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.translation import gettext as _
+from django.views import View
+from django.views.generic import TemplateView
+
+from . import history, search
+from .exports import stream_csv
+from .forms import AttachmentForm
+from .models import Attachment, JournalEntry, ObjectChange, SavedFilter
+from .pagination import paginate
+from .policy import can, restrict, scope_for
+from .records import StaleRecordError
+
+
+class RecordListView(LoginRequiredMixin, TemplateView):
+    """A filtered, sorted, paged list of one record type within the user's scope."""
+
+    template_name = "core/list.html"
+    model = None
+    table_class = None
+    filterset_class = None
+    list_name = ""
+    title = ""
+    page_size = 50
+    create_url_name = None
+
+    def base_queryset(self):
+        return restrict(self.model.objects.all(), self.request.user)
+
+    def filtered(self):
+        qs = self.base_queryset()
+        table = self.table_class()
+        if table.select_related:
+            qs = qs.select_related(*table.select_related)
+        self.filterset = None
+        if self.filterset_class is not None:
+            self.filterset = self.filterset_class(self.request.GET, queryset=qs, request=self.request)
+            qs = self.filterset.qs if self.filterset.is_valid() else qs.none()
+        return qs, table
+
+    def sort_spec(self, table):
+        requested = self.request.GET.get("sort") or table.default_sort
+        name = requested.lstrip("-")
+        field = table.sortable().get(name)
+        if field is None:
+            requested = table.default_sort
+            name = requested.lstrip("-")
+            field = table.sortable().get(name, "id")
+        return name, field, requested.startswith("-")
+
+    def get(self, request, *args, **kwargs):
+        if not can(request.user, "view", self.model):
+            raise PermissionDenied
+        qs, table = self.filtered()
+        name, field, descending = self.sort_spec(table)
+        if request.GET.get("export") == "csv":
+            return self.export(qs.order_by(f"-{field}" if descending else field, "pk"), table)
+        rows, next_cursor, prev_cursor = paginate(
+            qs, field, descending, request.GET.get("cursor"), self.page_size
+        )
+        context = self.get_context_data(
+            table=table, rows=rows, sort_name=name, descending=descending,
+            next_url=self.url_with(cursor=next_cursor) if next_cursor else None,
+            prev_url=self.url_with(cursor=prev_cursor) if prev_cursor else None,
+            total=qs.count(), filterset=self.filterset, title=self.title,
+            list_name=self.list_name, export_url=self.url_with(export="csv", cursor=None),
+            saved_filters=SavedFilter.objects.filter(user=request.user, list_name=self.list_name),
+            current_query=self.url_with(cursor=None, export=None).lstrip("?"),
+            can_create=self.create_url_name and can(request.user, "add", self.model),
+            create_url=reverse(self.create_url_name) if self.create_url_name else None,
+            sort_links={c.name: self.sort_link(c.name, name, descending) for c in table.columns
+                        if c.sort},
+        )
+        template = "core/list_rows.html" if request.headers.get("HX-Request") else self.template_name
+        return render(request, template, context)
+
+    def sort_link(self, column, current, descending):
+        target = f"-{column}" if column == current and not descending else column
+        return self.url_with(sort=target, cursor=None)
+
+    def url_with(self, **changes):
+        params = self.request.GET.copy()
+        for key, value in changes.items():
+            if value is None:
+                params.pop(key, None)
+            else:
+                params[key] = value
+        return "?" + params.urlencode() if params else "?"
+
+    def export(self, qs, table):
+        columns = table.columns
+        rows = ([c.value(row) for c in columns] for row in qs.iterator(chunk_size=2000))
+        return stream_csv(f"{self.list_name or 'export'}.csv", [str(c.label) for c in columns], rows)
+
+
+def visible_record(user, content_type_id, object_id):
+    """The record behind a generic reference, if the user may see it; else 404."""
+    ct = get_object_or_404(ContentType, pk=content_type_id)
+    model = ct.model_class()
+    if model is None or not hasattr(model, "customer_field"):
+        raise Http404
+    obj = restrict(model._default_manager.filter(pk=object_id), user).first()
+    if obj is None:
+        raise Http404
+    return obj
+
+
+def timeline(record, user):
+    """Journal and change history of a record, oldest first, as the user may see it."""
+    scope = scope_for(user)
+    ct = ContentType.objects.get_for_model(type(record))
+    journal = JournalEntry.objects.filter(content_type=ct, object_id=record.pk)
+    if scope.is_customer:
+        journal = journal.filter(customer_visible=True)
+    items = [("journal", e.created, e) for e in journal]
+    if not scope.is_customer:
+        changes = ObjectChange.objects.filter(content_type=ct, object_id=record.pk)
+        items += [("change", c.time, c) for c in changes]
+    items.sort(key=lambda i: (i[1], 0 if i[0] == "change" else 1))
+    return items
+
+
+def attachments_for(record, user):
+    ct = ContentType.objects.get_for_model(type(record))
+    qs = Attachment.objects.filter(content_type=ct, object_id=record.pk)
+    if scope_for(user).is_customer:
+        qs = qs.filter(customer_visible=True)
+    return qs
+
+
+def safe_next(request, fallback):
+    target = request.POST.get("next") or request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}):
+        return target
+    return fallback
+
+
+class AttachmentUploadView(LoginRequiredMixin, View):
+    def post(self, request, content_type_id, object_id):
+        record = visible_record(request.user, content_type_id, object_id)
+        if not can(request.user, "reply", record) and not can(request.user, "change", record):
+            raise PermissionDenied
+        form = AttachmentForm(request.POST, request.FILES)
+        if form.is_valid():
+            upload = form.cleaned_data["file"]
+            customer_visible = scope_for(request.user).is_customer or not form.cleaned_data.get(
+                "internal"
+            )
+            with transaction.atomic():
+                Attachment.objects.create(
+                    content_type_id=content_type_id, object_id=record.pk, file=upload,
+                    filename=upload.name[:200], size=upload.size,
+                    customer_visible=customer_visible, uploaded_by=request.user,
+                )
+                history.event(
+                    record, _("Attached %(name)s") % {"name": upload.name},
+                    customer_visible=customer_visible,
+                )
+            messages.success(request, _("File attached."))
+        else:
+            for error in form.errors.get("file", []):
+                messages.error(request, error)
+        return HttpResponseRedirect(safe_next(request, "/"))
+
+
+class AttachmentDownloadView(LoginRequiredMixin, View):
+    def get(self, request, pk):
+        attachment = get_object_or_404(Attachment, pk=pk)
+        record = visible_record(request.user, attachment.content_type_id, attachment.object_id)
+        if not attachment.customer_visible and scope_for(request.user).is_customer:
+            raise Http404
+        del record
+        response = FileResponse(
+            attachment.file.open("rb"), as_attachment=True, filename=attachment.filename,
+            content_type="application/octet-stream",
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+        return response
+
+
+class SavedFilterView(LoginRequiredMixin, View):
+    def post(self, request):
+        name = (request.POST.get("name") or "").strip()[:100]
+        list_name = (request.POST.get("list_name") or "")[:100]
+        query = (request.POST.get("query") or "")[:2000]
+        back = safe_next(request, "/")
+        if request.POST.get("delete"):
+            SavedFilter.objects.filter(user=request.user, pk=request.POST["delete"]).delete()
+            messages.success(request, _("Saved filter removed."))
+        elif not name:
+            messages.error(request, _("Give the filter a name."))
+        else:
+            SavedFilter.objects.update_or_create(
+                user=request.user, list_name=list_name, name=name, defaults={"query": query}
+            )
+            messages.success(request, _("Filter “%(name)s” saved.") % {"name": name})
+        return HttpResponseRedirect(back)
+
+
+class SearchView(LoginRequiredMixin, TemplateView):
+    template_name = "core/search.html"
+
+    def get_context_data(self, **kwargs):
+        q = (self.request.GET.get("q") or "").strip()[:200]
+        results = search.search(self.request.user, q, limit=50) if q else []
+        return super().get_context_data(q=q, results=results, **kwargs)
+
+
+def record_url(entry):
+    model = entry.content_type.model_class()
+    return reverse(model.detail_url_name, args=[entry.object_id]) if hasattr(model, "detail_url_name") else "#"
+
+
+class RecordFormMixin:
+    """Create/edit pages: a stale version is refused with a clear message and the
+    user's input is kept on the page so nothing is lost."""
+
+    template_name = "core/form.html"
+
+    def stale_response(self, form, exc):
+        form.add_error(
+            None,
+            _("Someone else changed this record while you were editing. Your changes are "
+              "below and were not saved; reload the record, then apply them again."),
+        )
+        return self.render_form(form, status=409)
+
+    def apply_errors(self, form, exc: ValidationError):
+        if hasattr(exc, "error_dict"):
+            for field, errors in exc.error_dict.items():
+                target = field if field in form.fields else None
+                for e in errors:
+                    for m in e.messages:
+                        form.add_error(target, m)
+        else:
+            for m in exc.messages:
+                form.add_error(None, m)
+        return self.render_form(form, status=400)
+
+    def run_action(self, form, func):
+        try:
+            obj = func()
+        except StaleRecordError as exc:
+            return self.stale_response(form, exc)
+        except ValidationError as exc:
+            return self.apply_errors(form, exc)
+        return redirect(obj.get_absolute_url())
+
+
+def home(request):
+    if not request.user.is_authenticated:
+        return redirect("login")
+    return redirect(reverse("incidents:queue") + "?" + urlencode({}))
+
+
+class RecordEditView(LoginRequiredMixin, RecordFormMixin, View):
+    """Create or edit a simple record type with a ModelForm (no lifecycle of its own).
+
+    The form's ``version`` travels with the page; saving checks it."""
+
+    model = None
+    form_class = None
+    list_url_name = None
+
+    def get_object(self, pk):
+        if pk is None:
+            return None
+        obj = restrict(self.model.objects.all(), self.request.user).filter(pk=pk).first()
+        if obj is None:
+            raise Http404
+        return obj
+
+    def check(self, obj):
+        if not can(self.request.user, "change" if obj else "add", self.model):
+            raise PermissionDenied
+
+    def render_form(self, form, status=200):
+        obj = form.instance if form.instance.pk else None
+        title = (_("Edit %(name)s") % {"name": obj} if obj
+                 else _("New %(kind)s") % {"kind": self.model._meta.verbose_name})
+        cancel = obj.get_absolute_url() if obj else reverse(self.list_url_name)
+        return render(self.request, self.template_name,
+                      {"form": form, "title": title, "cancel_url": cancel}, status=status)
+
+    def get(self, request, pk=None):
+        obj = self.get_object(pk)
+        self.check(obj)
+        form = self.form_class(instance=obj, user=request.user)
+        return self.render_form(form)
+
+    def post(self, request, pk=None):
+        obj = self.get_object(pk)
+        self.check(obj)
+        form = self.form_class(request.POST, instance=obj, user=request.user)
+        if not form.is_valid():
+            return self.render_form(form, status=400)
+        version = form.cleaned_data.get("version")
+
+        def save():
+            with transaction.atomic():
+                instance = form.save(commit=False)
+                instance.save(expected_version=version if obj else None)
+                form.save_m2m()
+                return instance
+
+        return self.run_action(form, save)

@@ -1,0 +1,87 @@
+"""The one filterset per record type, shared by the queue pages and the API."""
+
+import django_filters as filters
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from accord.catalogue.models import Service
+from accord.core import search
+from accord.core.policy import restrict, scope_for
+from accord.organizations.models import Customer
+from accord.users.models import Team, User
+
+from .choices import OPEN_STATUSES, Priority, Status
+from .models import Category, Incident, ServiceRequest
+
+QUEUES = [
+    ("mine", _("My work")),
+    ("team", _("My teams")),
+    ("unassigned", _("Unassigned")),
+    ("open", _("All open")),
+    ("all", _("All")),
+]
+
+
+def _customers(request):
+    return restrict(Customer.objects.all(), request.user) if request else Customer.objects.none()
+
+
+def _services(request):
+    return restrict(Service.objects.all(), request.user) if request else Service.objects.none()
+
+
+def apply_queue(queryset, queue, user):
+    scope = scope_for(user)
+    if queue == "mine":
+        return queryset.filter(assignee=user, status__in=OPEN_STATUSES)
+    if queue == "team":
+        return queryset.filter(assignment_team__in=scope.team_ids, status__in=OPEN_STATUSES)
+    if queue == "unassigned":
+        return queryset.filter(assignee__isnull=True, status__in=OPEN_STATUSES)
+    if queue == "open":
+        return queryset.filter(status__in=OPEN_STATUSES)
+    return queryset
+
+
+class TicketFilterSet(filters.FilterSet):
+    q = filters.CharFilter(label=_("Words"), method="filter_words")
+    queue = filters.ChoiceFilter(label=_("Queue"), choices=QUEUES, method="filter_queue")
+    status = filters.MultipleChoiceFilter(label=_("Status"), choices=Status.choices)
+    priority = filters.MultipleChoiceFilter(label=_("Priority"), choices=Priority.choices)
+    customer = filters.ModelChoiceFilter(label=_("Customer"), queryset=_customers)
+    service = filters.ModelChoiceFilter(label=_("Service"), queryset=_services)
+    category = filters.ModelChoiceFilter(label=_("Category"), queryset=Category.objects.all())
+    assignment_team = filters.ModelChoiceFilter(label=_("Team"), queryset=Team.objects.all())
+    assignee = filters.ModelChoiceFilter(
+        label=_("Assigned to"), queryset=User.objects.exclude(role="customer")
+    )
+    created_after = filters.IsoDateTimeFilter(field_name="created", lookup_expr="gte",
+                                              label=_("Created from"))
+    created_before = filters.IsoDateTimeFilter(field_name="created", lookup_expr="lt",
+                                               label=_("Created before"))
+
+    def filter_words(self, queryset, name, value):
+        ids = search.matching_object_ids(queryset.model, value)
+        if ids is None:
+            return queryset
+        number = value.strip().upper()
+        return queryset.filter(Q(pk__in=ids) | Q(number=number))
+
+    def filter_queue(self, queryset, name, value):
+        return apply_queue(queryset, value, self.request.user)
+
+
+class IncidentFilterSet(TicketFilterSet):
+    is_major = filters.BooleanFilter(label=_("Major incident"))
+
+    class Meta:
+        model = Incident
+        fields = ["q", "queue", "status", "priority", "customer", "service", "category",
+                  "assignment_team", "assignee", "is_major"]
+
+
+class ServiceRequestFilterSet(TicketFilterSet):
+    class Meta:
+        model = ServiceRequest
+        fields = ["q", "queue", "status", "priority", "customer", "service", "category",
+                  "assignment_team", "assignee"]

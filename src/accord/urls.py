@@ -1,0 +1,40 @@
+"""Root URLs: pages, the REST API, its schema and docs, the back office."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.routers import DefaultRouter
+
+from accord.catalogue.api import ServiceViewSet
+from accord.core import views as core_views
+from accord.incidents.api import IncidentViewSet, ServiceRequestViewSet
+from accord.organizations.api import ContactViewSet, CustomerViewSet
+from accord.users.views import ProfileView
+
+router = DefaultRouter()
+router.register("incidents", IncidentViewSet, basename="incident")
+router.register("requests", ServiceRequestViewSet, basename="servicerequest")
+router.register("services", ServiceViewSet, basename="service")
+router.register("customers", CustomerViewSet, basename="customer")
+router.register("contacts", ContactViewSet, basename="contact")
+
+urlpatterns = [
+    path("", core_views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(template_name="core/login.html"), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("profile/", ProfileView.as_view(), name="profile"),
+    path("search/", core_views.SearchView.as_view(), name="search"),
+    path("saved-filters/", core_views.SavedFilterView.as_view(), name="saved_filter"),
+    path("attachments/<int:content_type_id>/<int:object_id>/",
+         core_views.AttachmentUploadView.as_view(), name="attachment_upload"),
+    path("attachments/<int:pk>/download/", core_views.AttachmentDownloadView.as_view(),
+         name="attachment_download"),
+    path("", include("accord.incidents.urls")),
+    path("catalogue/", include("accord.catalogue.urls")),
+    path("customers/", include("accord.organizations.urls")),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
+    path("api/", include(router.urls)),
+]

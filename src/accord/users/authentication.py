@@ -1,0 +1,36 @@
+"""API token authentication: ``Authorization: Token <key>`` or ``Bearer <key>``.
+
+One indexed query per request finds the token and its user together.
+"""
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from rest_framework import authentication, exceptions
+
+from .models import ApiToken, hash_token
+
+
+class TokenAuthentication(authentication.BaseAuthentication):
+    keywords = ("token", "bearer")
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).split()
+        if not header or header[0].lower().decode(errors="replace") not in self.keywords:
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed(_("Invalid token header."))
+        try:
+            key = header[1].decode()
+        except UnicodeError:
+            raise exceptions.AuthenticationFailed(_("Invalid token header."))
+        token = (
+            ApiToken.objects.select_related("user").filter(digest=hash_token(key)).first()
+        )
+        if token is None or not token.user.is_active:
+            raise exceptions.AuthenticationFailed(_("Invalid or inactive token."))
+        if token.expires and token.expires <= timezone.now():
+            raise exceptions.AuthenticationFailed(_("Token has expired."))
+        return token.user, token
+
+    def authenticate_header(self, request):
+        return "Token"
