@@ -75,8 +75,13 @@ def make_incident(world):
     def make(customer=None, user=None, model=Incident, **fields):
         customer = customer or world.customer_a
         user = user or world.admin
-        data = {"customer": customer, "short_description": "Mail is down", "impact": 2,
-                "urgency": 2, **fields}
+        data = {
+            "customer": customer,
+            "short_description": "Mail is down",
+            "impact": 2,
+            "urgency": 2,
+            **fields,
+        }
         with acting_as(user, "test"):
             return log_ticket(model, user, data)
 

@@ -144,7 +144,10 @@ if REDIS_URL:
         "name": "accord",
         "url": REDIS_URL,
         "immediate": TESTING,
-        "consumer": {"workers": env.int("ACCORD_WORKER_THREADS", default=4), "worker_type": "thread"},
+        "consumer": {
+            "workers": env.int("ACCORD_WORKER_THREADS", default=4),
+            "worker_type": "thread",
+        },
     }
 else:
     HUEY = {
@@ -152,12 +155,17 @@ else:
         "name": "accord",
         "filename": str(DATA_DIR / "jobs.sqlite3"),
         "immediate": TESTING,
-        "consumer": {"workers": env.int("ACCORD_WORKER_THREADS", default=2), "worker_type": "thread"},
+        "consumer": {
+            "workers": env.int("ACCORD_WORKER_THREADS", default=2),
+            "worker_type": "thread",
+        },
     }
 
 # --- Cache -----------------------------------------------------------------
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

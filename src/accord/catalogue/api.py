@@ -11,8 +11,20 @@ from .models import Service, ServiceHours
 class ServiceSerializer(VersionedSerializerMixin, serializers.ModelSerializer):
     class Meta:
         model = Service
-        fields = ["id", "name", "description", "owner", "status", "customers", "service_hours",
-                  "support_team", "depends_on", "created", "updated", "version"]
+        fields = [
+            "id",
+            "name",
+            "description",
+            "owner",
+            "status",
+            "customers",
+            "service_hours",
+            "support_team",
+            "depends_on",
+            "created",
+            "updated",
+            "version",
+        ]
         read_only_fields = ["id", "created", "updated"]
 
     def validate_depends_on(self, value):

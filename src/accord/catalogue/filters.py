@@ -14,8 +14,9 @@ class ServiceFilterSet(filters.FilterSet):
     name = filters.CharFilter(label=_("Name contains"), lookup_expr="icontains")
     status = filters.MultipleChoiceFilter(label=_("Status"), choices=ServiceStatus.choices)
     support_team = filters.ModelChoiceFilter(label=_("Support team"), queryset=Team.objects.all())
-    customer = filters.ModelChoiceFilter(label=_("Customer"), field_name="customers",
-                                         queryset=Customer.objects.all())
+    customer = filters.ModelChoiceFilter(
+        label=_("Customer"), field_name="customers", queryset=Customer.objects.all()
+    )
 
     class Meta:
         model = Service

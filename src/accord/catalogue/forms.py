@@ -8,8 +8,16 @@ from .models import Service
 class ServiceForm(RecordForm):
     class Meta:
         model = Service
-        fields = ["name", "description", "owner", "status", "customers", "service_hours",
-                  "support_team", "depends_on"]
+        fields = [
+            "name",
+            "description",
+            "owner",
+            "status",
+            "customers",
+            "service_hours",
+            "support_team",
+            "depends_on",
+        ]
 
     def clean_depends_on(self):
         deps = self.cleaned_data["depends_on"]

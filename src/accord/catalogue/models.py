@@ -38,8 +38,12 @@ class Service(Record):
     name = models.CharField(_("name"), max_length=150, unique=True)
     description = models.TextField(_("description"), blank=True, max_length=5000)
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("owner"), null=True, blank=True,
-        on_delete=models.SET_NULL, related_name="owned_services",
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_services",
     )
     status = models.CharField(
         _("status"), max_length=10, choices=ServiceStatus.choices, default=ServiceStatus.PIPELINE
@@ -48,11 +52,19 @@ class Service(Record):
         Customer, verbose_name=_("customers"), related_name="services", blank=True
     )
     service_hours = models.ForeignKey(
-        ServiceHours, verbose_name=_("service hours"), null=True, blank=True,
-        on_delete=models.PROTECT, related_name="services",
+        ServiceHours,
+        verbose_name=_("service hours"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="services",
     )
     support_team = models.ForeignKey(
-        Team, verbose_name=_("support team"), null=True, blank=True, on_delete=models.SET_NULL,
+        Team,
+        verbose_name=_("support team"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="supported_services",
     )
     depends_on = models.ManyToManyField(

@@ -26,26 +26,37 @@ class ServiceListView(RecordListView):
     def get(self, request, *args, **kwargs):
         if scope_for(request.user) and scope_for(request.user).is_customer:
             services = restrict(Service.objects.all(), request.user).select_related(
-                "service_hours", "support_team")
+                "service_hours", "support_team"
+            )
             return render(request, "catalogue/browse.html", {"services": services})
         return super().get(request, *args, **kwargs)
 
 
 class ServiceDetailView(LoginRequiredMixin, View):
     def get(self, request, pk):
-        service = restrict(Service.objects.select_related(
-            "owner", "support_team", "service_hours"), request.user).filter(pk=pk).first()
+        service = (
+            restrict(
+                Service.objects.select_related("owner", "support_team", "service_hours"),
+                request.user,
+            )
+            .filter(pk=pk)
+            .first()
+        )
         if service is None:
             raise Http404
         scope = scope_for(request.user)
-        return render(request, "catalogue/service_detail.html", {
-            "service": service,
-            "customers": restrict(service.customers.all(), request.user),
-            "depends_on": restrict(service.depends_on.all(), request.user),
-            "used_by": restrict(service.used_by.all(), request.user),
-            "can_change": can(request.user, "change", Service),
-            "is_customer": scope.is_customer,
-        })
+        return render(
+            request,
+            "catalogue/service_detail.html",
+            {
+                "service": service,
+                "customers": restrict(service.customers.all(), request.user),
+                "depends_on": restrict(service.depends_on.all(), request.user),
+                "used_by": restrict(service.used_by.all(), request.user),
+                "can_change": can(request.user, "change", Service),
+                "is_customer": scope.is_customer,
+            },
+        )
 
 
 class ServiceEditView(RecordEditView):

@@ -15,6 +15,7 @@ from .permissions import RecordPermission  # noqa: F401  (re-exported for apps)
 from .policy import restrict
 from .records import StaleRecordError
 
+
 class VersionedSerializerMixin(serializers.Serializer):
     """Adds ``version``: read on every record, required when updating one."""
 
@@ -80,7 +81,10 @@ def exception_handler(exc, context):
     if isinstance(exc, StaleRecordError):
         record = exc.record
         current = (
-            type(record)._base_manager.filter(pk=record.pk).values_list("version", flat=True).first()
+            type(record)
+            ._base_manager.filter(pk=record.pk)
+            .values_list("version", flat=True)
+            .first()
         )
         return Response(
             {"detail": str(exc), "code": "stale_version", "current_version": current},

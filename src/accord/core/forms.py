@@ -27,8 +27,9 @@ class JournalForm(forms.Form):
         label=_("Kind"),
         choices=[("reply", _("Reply to customer")), ("work_note", _("Internal work note"))],
     )
-    body = forms.CharField(label=_("Message"), widget=forms.Textarea(attrs={"rows": 3}),
-                           max_length=20000)
+    body = forms.CharField(
+        label=_("Message"), widget=forms.Textarea(attrs={"rows": 3}), max_length=20000
+    )
 
 
 class RecordForm(forms.ModelForm):

@@ -25,7 +25,9 @@ def _decode(value):
 
 
 def make_cursor(row, field, direction):
-    return signing.dumps([_encode(getattr(row, field)), row.pk, direction], salt=SALT, compress=True)
+    return signing.dumps(
+        [_encode(getattr(row, field)), row.pk, direction], salt=SALT, compress=True
+    )
 
 
 def read_cursor(token):

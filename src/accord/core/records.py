@@ -79,7 +79,9 @@ class Record(models.Model):
 
     def _remember(self):
         d = self.__dict__
-        self._loaded = {f.attname: d.get(f.attname) for f in self._tracked_fields() if f.attname in d}
+        self._loaded = {
+            f.attname: d.get(f.attname) for f in self._tracked_fields() if f.attname in d
+        }
         self._loaded_version = d.get("version")
 
     def tracked_changes(self) -> dict:
@@ -167,7 +169,9 @@ class NumberedRecord(Record):
         from .numbering import next_number
 
         if not self.number:
-            self.number = f"{self.number_prefix}{next_number(self.number_prefix):0{self.number_width}d}"
+            self.number = (
+                f"{self.number_prefix}{next_number(self.number_prefix):0{self.number_width}d}"
+            )
         super().before_create()
 
     def __str__(self):

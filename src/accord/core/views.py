@@ -46,7 +46,9 @@ class RecordListView(LoginRequiredMixin, TemplateView):
             qs = qs.select_related(*table.select_related)
         self.filterset = None
         if self.filterset_class is not None:
-            self.filterset = self.filterset_class(self.request.GET, queryset=qs, request=self.request)
+            self.filterset = self.filterset_class(
+                self.request.GET, queryset=qs, request=self.request
+            )
             qs = self.filterset.qs if self.filterset.is_valid() else qs.none()
         return qs, table
 
@@ -71,19 +73,28 @@ class RecordListView(LoginRequiredMixin, TemplateView):
             qs, field, descending, request.GET.get("cursor"), self.page_size
         )
         context = self.get_context_data(
-            table=table, rows=rows, sort_name=name, descending=descending,
+            table=table,
+            rows=rows,
+            sort_name=name,
+            descending=descending,
             next_url=self.url_with(cursor=next_cursor) if next_cursor else None,
             prev_url=self.url_with(cursor=prev_cursor) if prev_cursor else None,
-            total=qs.count(), filterset=self.filterset, title=self.title,
-            list_name=self.list_name, export_url=self.url_with(export="csv", cursor=None),
+            total=qs.count(),
+            filterset=self.filterset,
+            title=self.title,
+            list_name=self.list_name,
+            export_url=self.url_with(export="csv", cursor=None),
             saved_filters=SavedFilter.objects.filter(user=request.user, list_name=self.list_name),
             current_query=self.url_with(cursor=None, export=None).lstrip("?"),
             can_create=self.create_url_name and can(request.user, "add", self.model),
             create_url=reverse(self.create_url_name) if self.create_url_name else None,
-            sort_links={c.name: self.sort_link(c.name, name, descending) for c in table.columns
-                        if c.sort},
+            sort_links={
+                c.name: self.sort_link(c.name, name, descending) for c in table.columns if c.sort
+            },
         )
-        template = "core/list_rows.html" if request.headers.get("HX-Request") else self.template_name
+        template = (
+            "core/list_rows.html" if request.headers.get("HX-Request") else self.template_name
+        )
         return render(request, template, context)
 
     def sort_link(self, column, current, descending):
@@ -102,7 +113,9 @@ class RecordListView(LoginRequiredMixin, TemplateView):
     def export(self, qs, table):
         columns = table.columns
         rows = ([c.value(row) for c in columns] for row in qs.iterator(chunk_size=2000))
-        return stream_csv(f"{self.list_name or 'export'}.csv", [str(c.label) for c in columns], rows)
+        return stream_csv(
+            f"{self.list_name or 'export'}.csv", [str(c.label) for c in columns], rows
+        )
 
 
 def visible_record(user, content_type_id, object_id):
@@ -160,12 +173,17 @@ class AttachmentUploadView(LoginRequiredMixin, View):
             )
             with transaction.atomic():
                 Attachment.objects.create(
-                    content_type_id=content_type_id, object_id=record.pk, file=upload,
-                    filename=upload.name[:200], size=upload.size,
-                    customer_visible=customer_visible, uploaded_by=request.user,
+                    content_type_id=content_type_id,
+                    object_id=record.pk,
+                    file=upload,
+                    filename=upload.name[:200],
+                    size=upload.size,
+                    customer_visible=customer_visible,
+                    uploaded_by=request.user,
                 )
                 history.event(
-                    record, _("Attached %(name)s") % {"name": upload.name},
+                    record,
+                    _("Attached %(name)s") % {"name": upload.name},
                     customer_visible=customer_visible,
                 )
             messages.success(request, _("File attached."))
@@ -183,7 +201,9 @@ class AttachmentDownloadView(LoginRequiredMixin, View):
             raise Http404
         del record
         response = FileResponse(
-            attachment.file.open("rb"), as_attachment=True, filename=attachment.filename,
+            attachment.file.open("rb"),
+            as_attachment=True,
+            filename=attachment.filename,
             content_type="application/octet-stream",
         )
         response["X-Content-Type-Options"] = "nosniff"
@@ -221,7 +241,11 @@ class SearchView(LoginRequiredMixin, TemplateView):
 
 def record_url(entry):
     model = entry.content_type.model_class()
-    return reverse(model.detail_url_name, args=[entry.object_id]) if hasattr(model, "detail_url_name") else "#"
+    return (
+        reverse(model.detail_url_name, args=[entry.object_id])
+        if hasattr(model, "detail_url_name")
+        else "#"
+    )
 
 
 class RecordFormMixin:
@@ -233,8 +257,10 @@ class RecordFormMixin:
     def stale_response(self, form, exc):
         form.add_error(
             None,
-            _("Someone else changed this record while you were editing. Your changes are "
-              "below and were not saved; reload the record, then apply them again."),
+            _(
+                "Someone else changed this record while you were editing. Your changes are "
+                "below and were not saved; reload the record, then apply them again."
+            ),
         )
         return self.render_form(form, status=409)
 
@@ -289,11 +315,18 @@ class RecordEditView(LoginRequiredMixin, RecordFormMixin, View):
 
     def render_form(self, form, status=200):
         obj = form.instance if form.instance.pk else None
-        title = (_("Edit %(name)s") % {"name": obj} if obj
-                 else _("New %(kind)s") % {"kind": self.model._meta.verbose_name})
+        title = (
+            _("Edit %(name)s") % {"name": obj}
+            if obj
+            else _("New %(kind)s") % {"kind": self.model._meta.verbose_name}
+        )
         cancel = obj.get_absolute_url() if obj else reverse(self.list_url_name)
-        return render(self.request, self.template_name,
-                      {"form": form, "title": title, "cancel_url": cancel}, status=status)
+        return render(
+            self.request,
+            self.template_name,
+            {"form": form, "title": title, "cancel_url": cancel},
+            status=status,
+        )
 
     def get(self, request, pk=None):
         obj = self.get_object(pk)

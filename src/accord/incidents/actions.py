@@ -40,12 +40,18 @@ def _apply_priority(ticket, explicit_priority, reason):
         return None
     if not (reason or "").strip():
         raise ValidationError(
-            {"priority_reason": _("Give a reason to set a priority other than the matrix's (P%(p)s).")
-             % {"p": matrix}}
+            {
+                "priority_reason": _(
+                    "Give a reason to set a priority other than the matrix's (P%(p)s)."
+                )
+                % {"p": matrix}
+            }
         )
     ticket.priority = int(explicit_priority)
     return _("Priority set to %(label)s instead of P%(matrix)s: %(reason)s") % {
-        "label": Priority(ticket.priority).label, "matrix": matrix, "reason": reason.strip(),
+        "label": Priority(ticket.priority).label,
+        "matrix": matrix,
+        "reason": reason.strip(),
     }
 
 
@@ -83,8 +89,9 @@ def _own_customer(scope):
     return Customer.objects.filter(pk__in=scope.customer_ids).first()
 
 
-def update_ticket(ticket, user, changes: dict, *, expected_version=None, priority=None,
-                  priority_reason=""):
+def update_ticket(
+    ticket, user, changes: dict, *, expected_version=None, priority=None, priority_reason=""
+):
     """Edit fields of an open record (not its status: that goes through transitions)."""
     _require(user, "change", ticket)
     _check_version(ticket, expected_version)
@@ -114,8 +121,11 @@ def update_ticket(ticket, user, changes: dict, *, expected_version=None, priorit
         if override_note:
             history.event(ticket, override_note, customer_visible=False)
         if (before_team, before_assignee) != (ticket.assignment_team, ticket.assignee):
-            history.event(ticket, _("Assigned to %(who)s") % {"who": _assignment_label(ticket)},
-                          customer_visible=False)
+            history.event(
+                ticket,
+                _("Assigned to %(who)s") % {"who": _assignment_label(ticket)},
+                customer_visible=False,
+            )
     return ticket
 
 
@@ -128,8 +138,9 @@ def assign_to_me(ticket, user, *, expected_version=None):
     team = ticket.assignment_team
     if team is None or not team.members.filter(pk=user.pk).exists():
         team = user.teams.order_by("name").first()
-    return update_ticket(ticket, user, {"assignee": user, "assignment_team": team},
-                         expected_version=expected_version)
+    return update_ticket(
+        ticket, user, {"assignee": user, "assignment_team": team}, expected_version=expected_version
+    )
 
 
 # name -> (method, label, who besides staff may do it, extra required fields)
@@ -160,8 +171,9 @@ def available_transitions(ticket, user):
     return out
 
 
-def transition(ticket, user, name, *, expected_version=None, note="", resolution_code="",
-               resolution_notes=""):
+def transition(
+    ticket, user, name, *, expected_version=None, note="", resolution_code="", resolution_notes=""
+):
     """Move a record along its lifecycle, journalled."""
     if name not in TRANSITIONS:
         raise ValidationError({"transition": _("Unknown action %(name)s.") % {"name": name}})
@@ -173,8 +185,10 @@ def transition(ticket, user, name, *, expected_version=None, note="", resolution
     method = getattr(ticket, method_name)
     if not can_proceed(method, check_conditions=False):
         raise ValidationError(
-            {"transition": _("%(action)s is not possible while the record is %(status)s.")
-             % {"action": label, "status": ticket.get_status_display()}}
+            {
+                "transition": _("%(action)s is not possible while the record is %(status)s.")
+                % {"action": label, "status": ticket.get_status_display()}
+            }
         )
     if name == "resolve":
         ticket.resolution_code = resolution_code or ticket.resolution_code
@@ -200,7 +214,8 @@ def transition(ticket, user, name, *, expected_version=None, note="", resolution
         text = _("Status changed to %(status)s.") % {"status": ticket.get_status_display()}
         if name == "resolve":
             text += " " + _("Resolution: %(code)s. %(notes)s") % {
-                "code": ticket.get_resolution_code_display(), "notes": ticket.resolution_notes
+                "code": ticket.get_resolution_code_display(),
+                "notes": ticket.resolution_notes,
             }
         if note:
             text += " " + note.strip()
@@ -278,13 +293,23 @@ def log_communication(incident, user, *, channel, audience, subject, body):
     _require_major(incident, user)
     from .models import CustomerCommunication
 
-    comm = CustomerCommunication(incident=incident, channel=channel, audience=audience,
-                                 subject=subject, body=body, author=user)
+    comm = CustomerCommunication(
+        incident=incident,
+        channel=channel,
+        audience=audience,
+        subject=subject,
+        body=body,
+        author=user,
+    )
     comm.full_clean(exclude=["incident", "author"])
     with transaction.atomic():
         comm.save()
-        history.event(incident, _("Customers informed (%(ch)s): %(s)s")
-                      % {"ch": comm.get_channel_display(), "s": subject}, customer_visible=False)
+        history.event(
+            incident,
+            _("Customers informed (%(ch)s): %(s)s")
+            % {"ch": comm.get_channel_display(), "s": subject},
+            customer_visible=False,
+        )
     return comm
 
 
@@ -320,7 +345,11 @@ def close_expired_resolutions(models, now=None):
         for pk in due.values_list("pk", flat=True).iterator():
             with transaction.atomic():
                 ticket = model.objects.select_for_update().filter(pk=pk).first()
-                if ticket is None or ticket.status != Status.RESOLVED or ticket.resolved_at > cutoff:
+                if (
+                    ticket is None
+                    or ticket.status != Status.RESOLVED
+                    or ticket.resolved_at > cutoff
+                ):
                     continue
                 if isinstance(ticket, Incident) and not ticket.major_review_complete():
                     continue

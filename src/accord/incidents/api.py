@@ -21,11 +21,33 @@ from .filters import IncidentFilterSet, ServiceRequestFilterSet
 from .forms import staff_users
 from .models import Category, Incident, ServiceRequest
 
-TICKET_READ_ONLY = ["id", "number", "status", "resolution_code", "resolution_notes",
-                    "resolved_at", "closed_at", "created", "updated"]
-TICKET_FIELDS = ["customer", "caller", "service", "category", "short_description",
-                 "description", "impact", "urgency", "priority", "priority_reason",
-                 "assignment_team", "assignee", "workaround", "version"]
+TICKET_READ_ONLY = [
+    "id",
+    "number",
+    "status",
+    "resolution_code",
+    "resolution_notes",
+    "resolved_at",
+    "closed_at",
+    "created",
+    "updated",
+]
+TICKET_FIELDS = [
+    "customer",
+    "caller",
+    "service",
+    "category",
+    "short_description",
+    "description",
+    "impact",
+    "urgency",
+    "priority",
+    "priority_reason",
+    "assignment_team",
+    "assignee",
+    "workaround",
+    "version",
+]
 
 
 class ScopedRelatedField(serializers.PrimaryKeyRelatedField):
@@ -41,13 +63,16 @@ class TicketSerializer(VersionedSerializerMixin, serializers.ModelSerializer):
     category = serializers.PrimaryKeyRelatedField(
         queryset=Category.objects.filter(active=True), required=False, allow_null=True
     )
-    caller = serializers.PrimaryKeyRelatedField(queryset=User.objects.filter(is_active=True),
-                                                required=False, allow_null=True)
-    assignee = serializers.PrimaryKeyRelatedField(queryset=staff_users(), required=False,
-                                                  allow_null=True)
+    caller = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(is_active=True), required=False, allow_null=True
+    )
+    assignee = serializers.PrimaryKeyRelatedField(
+        queryset=staff_users(), required=False, allow_null=True
+    )
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
-    priority_reason = serializers.CharField(write_only=True, required=False, allow_blank=True,
-                                            max_length=500)
+    priority_reason = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, max_length=500
+    )
 
     class Meta:
         fields = TICKET_READ_ONLY + TICKET_FIELDS
@@ -57,10 +82,18 @@ class TicketSerializer(VersionedSerializerMixin, serializers.ModelSerializer):
 class IncidentSerializer(TicketSerializer):
     class Meta(TicketSerializer.Meta):
         model = Incident
-        fields = TicketSerializer.Meta.fields + ["is_major", "major_reason", "major_manager",
-                                                 "major_declared_at"]
-        read_only_fields = TICKET_READ_ONLY + ["is_major", "major_reason", "major_manager",
-                                               "major_declared_at"]
+        fields = TicketSerializer.Meta.fields + [
+            "is_major",
+            "major_reason",
+            "major_manager",
+            "major_declared_at",
+        ]
+        read_only_fields = TICKET_READ_ONLY + [
+            "is_major",
+            "major_reason",
+            "major_manager",
+            "major_declared_at",
+        ]
 
 
 class ServiceRequestSerializer(TicketSerializer):
@@ -103,7 +136,10 @@ class TicketViewSet(RecordViewSet):
         priority = data.pop("priority", None)
         reason = data.pop("priority_reason", "")
         serializer.instance = actions.log_ticket(
-            self.queryset.model, self.request.user, data, priority=priority,
+            self.queryset.model,
+            self.request.user,
+            data,
+            priority=priority,
             priority_reason=reason,
         )
 
@@ -113,8 +149,12 @@ class TicketViewSet(RecordViewSet):
         priority = data.pop("priority", None)
         reason = data.pop("priority_reason", "")
         serializer.instance = actions.update_ticket(
-            serializer.instance, self.request.user, data, expected_version=version,
-            priority=priority, priority_reason=reason,
+            serializer.instance,
+            self.request.user,
+            data,
+            expected_version=version,
+            priority=priority,
+            priority_reason=reason,
         )
 
     @extend_schema(request=JournalEntrySerializer, responses=JournalEntrySerializer(many=True))
@@ -126,8 +166,12 @@ class TicketViewSet(RecordViewSet):
         if request.method == "POST":
             serializer = JournalEntrySerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
-            entry = actions.add_comment(record, request.user, serializer.validated_data["kind"],
-                                        serializer.validated_data["body"])
+            entry = actions.add_comment(
+                record,
+                request.user,
+                serializer.validated_data["kind"],
+                serializer.validated_data["body"],
+            )
             return Response(JournalEntrySerializer(entry).data, status=201)
         entries = JournalEntry.objects.filter(
             content_type=ContentType.objects.get_for_model(type(record)), object_id=record.pk
@@ -157,8 +201,12 @@ class TicketViewSet(RecordViewSet):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         actions.transition(
-            record, request.user, data["name"], expected_version=data["version"],
-            note=data.get("note", ""), resolution_code=data.get("resolution_code", ""),
+            record,
+            request.user,
+            data["name"],
+            expected_version=data["version"],
+            note=data.get("note", ""),
+            resolution_code=data.get("resolution_code", ""),
             resolution_notes=data.get("resolution_notes", ""),
         )
         return Response(self.get_serializer(record).data)

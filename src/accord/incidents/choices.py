@@ -26,9 +26,15 @@ class Priority(models.IntegerChoices):
 
 # The common ITIL 3x3 table: (impact, urgency) -> priority.
 DEFAULT_MATRIX = {
-    (1, 1): 1, (1, 2): 2, (1, 3): 3,
-    (2, 1): 2, (2, 2): 3, (2, 3): 4,
-    (3, 1): 3, (3, 2): 4, (3, 3): 5,
+    (1, 1): 1,
+    (1, 2): 2,
+    (1, 3): 3,
+    (2, 1): 2,
+    (2, 2): 3,
+    (2, 3): 4,
+    (3, 1): 3,
+    (3, 2): 4,
+    (3, 3): 5,
 }
 
 
@@ -45,8 +51,12 @@ class Status(models.TextChoices):
 
 
 OPEN_STATUSES = (
-    Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS,
-    Status.PENDING_CUSTOMER, Status.PENDING_SUPPLIER, Status.PENDING_CHANGE,
+    Status.NEW,
+    Status.ASSIGNED,
+    Status.IN_PROGRESS,
+    Status.PENDING_CUSTOMER,
+    Status.PENDING_SUPPLIER,
+    Status.PENDING_CHANGE,
 )
 PENDING_STATUSES = (Status.PENDING_CUSTOMER, Status.PENDING_SUPPLIER, Status.PENDING_CHANGE)
 WORKING_STATUSES = (Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS, *PENDING_STATUSES)

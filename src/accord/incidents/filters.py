@@ -55,10 +55,12 @@ class TicketFilterSet(filters.FilterSet):
     assignee = filters.ModelChoiceFilter(
         label=_("Assigned to"), queryset=User.objects.exclude(role="customer")
     )
-    created_after = filters.IsoDateTimeFilter(field_name="created", lookup_expr="gte",
-                                              label=_("Created from"))
-    created_before = filters.IsoDateTimeFilter(field_name="created", lookup_expr="lt",
-                                               label=_("Created before"))
+    created_after = filters.IsoDateTimeFilter(
+        field_name="created", lookup_expr="gte", label=_("Created from")
+    )
+    created_before = filters.IsoDateTimeFilter(
+        field_name="created", lookup_expr="lt", label=_("Created before")
+    )
 
     def filter_words(self, queryset, name, value):
         ids = search.matching_object_ids(queryset.model, value)
@@ -76,12 +78,31 @@ class IncidentFilterSet(TicketFilterSet):
 
     class Meta:
         model = Incident
-        fields = ["q", "queue", "status", "priority", "customer", "service", "category",
-                  "assignment_team", "assignee", "is_major"]
+        fields = [
+            "q",
+            "queue",
+            "status",
+            "priority",
+            "customer",
+            "service",
+            "category",
+            "assignment_team",
+            "assignee",
+            "is_major",
+        ]
 
 
 class ServiceRequestFilterSet(TicketFilterSet):
     class Meta:
         model = ServiceRequest
-        fields = ["q", "queue", "status", "priority", "customer", "service", "category",
-                  "assignment_team", "assignee"]
+        fields = [
+            "q",
+            "queue",
+            "status",
+            "priority",
+            "customer",
+            "service",
+            "category",
+            "assignment_team",
+            "assignee",
+        ]

@@ -14,8 +14,18 @@ from .choices import Priority, ResolutionCode
 from .models import Category, CustomerCommunication, MajorIncidentReview
 
 TICKET_FIELDS = [
-    "customer", "caller", "service", "category", "short_description", "description",
-    "impact", "urgency", "priority", "assignment_team", "assignee", "workaround",
+    "customer",
+    "caller",
+    "service",
+    "category",
+    "short_description",
+    "description",
+    "impact",
+    "urgency",
+    "priority",
+    "assignment_team",
+    "assignee",
+    "workaround",
 ]
 
 
@@ -28,19 +38,26 @@ class TicketForm(forms.ModelForm):
     user may see, so an id of another customer's record is "not a valid choice"."""
 
     priority = forms.TypedChoiceField(
-        label=_("Priority"), choices=[("", _("From impact and urgency"))] + Priority.choices,
-        coerce=int, empty_value=None, required=False,
+        label=_("Priority"),
+        choices=[("", _("From impact and urgency"))] + Priority.choices,
+        coerce=int,
+        empty_value=None,
+        required=False,
     )
     priority_reason = forms.CharField(
-        label=_("Reason for priority override"), required=False, max_length=500,
+        label=_("Reason for priority override"),
+        required=False,
+        max_length=500,
         help_text=_("Needed only when the priority differs from the matrix."),
     )
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
     class Meta:
         fields = TICKET_FIELDS
-        widgets = {"description": forms.Textarea(attrs={"rows": 5}),
-                   "workaround": forms.Textarea(attrs={"rows": 3})}
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 5}),
+            "workaround": forms.Textarea(attrs={"rows": 3}),
+        }
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -93,29 +110,40 @@ class CustomerTicketForm(forms.ModelForm):
 
 
 def customer_form_for(model, data=None, user=None):
-    form_class = forms.modelform_factory(model, form=CustomerTicketForm,
-                                         fields=CustomerTicketForm.Meta.fields)
+    form_class = forms.modelform_factory(
+        model, form=CustomerTicketForm, fields=CustomerTicketForm.Meta.fields
+    )
     return form_class(data, user=user)
 
 
 class TransitionForm(forms.Form):
     version = forms.IntegerField(widget=forms.HiddenInput)
-    note = forms.CharField(label=_("Note"), required=False, max_length=2000,
-                           widget=forms.Textarea(attrs={"rows": 2}))
+    note = forms.CharField(
+        label=_("Note"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
     resolution_code = forms.ChoiceField(
-        label=_("Resolution code"), choices=[("", "---------")] + ResolutionCode.choices,
+        label=_("Resolution code"),
+        choices=[("", "---------")] + ResolutionCode.choices,
         required=False,
     )
-    resolution_notes = forms.CharField(label=_("Resolution notes"), required=False,
-                                       max_length=10000, widget=forms.Textarea(attrs={"rows": 3}))
+    resolution_notes = forms.CharField(
+        label=_("Resolution notes"),
+        required=False,
+        max_length=10000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
 
 
 class DeclareMajorForm(forms.Form):
     version = forms.IntegerField(widget=forms.HiddenInput)
-    major_reason = forms.CharField(label=_("Why is this a major incident?"), max_length=5000,
-                                   widget=forms.Textarea(attrs={"rows": 3}))
-    major_manager = forms.ModelChoiceField(label=_("Major incident manager"),
-                                           queryset=User.objects.none())
+    major_reason = forms.CharField(
+        label=_("Why is this a major incident?"),
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    major_manager = forms.ModelChoiceField(
+        label=_("Major incident manager"), queryset=User.objects.none()
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -123,8 +151,9 @@ class DeclareMajorForm(forms.Form):
 
 
 class MajorUpdateForm(forms.Form):
-    body = forms.CharField(label=_("Update"), max_length=5000,
-                           widget=forms.Textarea(attrs={"rows": 2}))
+    body = forms.CharField(
+        label=_("Update"), max_length=5000, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
 
 class CommunicationForm(forms.ModelForm):
@@ -140,5 +169,7 @@ class ReviewForm(forms.ModelForm):
     class Meta:
         model = MajorIncidentReview
         fields = ["summary", "root_cause", "went_well", "went_badly", "actions"]
-        widgets = {name: forms.Textarea(attrs={"rows": 3})
-                   for name in ["summary", "root_cause", "went_well", "went_badly", "actions"]}
+        widgets = {
+            name: forms.Textarea(attrs={"rows": 3})
+            for name in ["summary", "root_cause", "went_well", "went_badly", "actions"]
+        }

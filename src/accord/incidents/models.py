@@ -39,7 +39,11 @@ class Category(Record):
 
     name = models.CharField(_("name"), max_length=80)
     parent = models.ForeignKey(
-        "self", verbose_name=_("parent"), null=True, blank=True, on_delete=models.PROTECT,
+        "self",
+        verbose_name=_("parent"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="children",
     )
     applies_to = models.CharField(
@@ -97,7 +101,9 @@ class PriorityRule(Record):
     def lookup(cls, impact, urgency) -> int:
         from .choices import DEFAULT_MATRIX
 
-        found = cls.objects.filter(impact=impact, urgency=urgency).values_list("priority", flat=True)
+        found = cls.objects.filter(impact=impact, urgency=urgency).values_list(
+            "priority", flat=True
+        )
         for value in found:
             return value
         return DEFAULT_MATRIX[(impact, urgency)]
@@ -107,8 +113,11 @@ class DeskSettings(Record):
     """Service desk settings an administrator edits (one row)."""
 
     auto_close_days = models.PositiveSmallIntegerField(
-        _("close resolved records after (days)"), default=5,
-        help_text=_("A resolved record the customer has not confirmed closes after this many days."),
+        _("close resolved records after (days)"),
+        default=5,
+        help_text=_(
+            "A resolved record the customer has not confirmed closes after this many days."
+        ),
     )
 
     permissions = CONFIG
@@ -139,23 +148,37 @@ class Ticket(NumberedRecord):
     kind = ""  # "incident" or "request", for categories
 
     caller = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("caller"), null=True, blank=True,
-        on_delete=models.SET_NULL, related_name="%(class)s_called",
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("caller"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="%(class)s_called",
     )
     customer = models.ForeignKey(
         Customer, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="%(class)ss"
     )
     service = models.ForeignKey(
-        Service, verbose_name=_("service"), null=True, blank=True, on_delete=models.PROTECT,
+        Service,
+        verbose_name=_("service"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="%(class)ss",
     )
     category = models.ForeignKey(
-        Category, verbose_name=_("category"), null=True, blank=True, on_delete=models.PROTECT,
+        Category,
+        verbose_name=_("category"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="%(class)ss",
     )
     short_description = models.CharField(_("short description"), max_length=160)
     description = models.TextField(_("description"), blank=True, max_length=20000)
-    impact = models.PositiveSmallIntegerField(_("impact"), choices=Impact.choices, default=Impact.LOW)
+    impact = models.PositiveSmallIntegerField(
+        _("impact"), choices=Impact.choices, default=Impact.LOW
+    )
     urgency = models.PositiveSmallIntegerField(
         _("urgency"), choices=Urgency.choices, default=Urgency.LOW
     )
@@ -163,12 +186,20 @@ class Ticket(NumberedRecord):
         _("priority"), choices=Priority.choices, default=Priority.P5
     )
     assignment_team = models.ForeignKey(
-        Team, verbose_name=_("assignment team"), null=True, blank=True, on_delete=models.SET_NULL,
+        Team,
+        verbose_name=_("assignment team"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="%(class)ss",
     )
     assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("assigned to"), null=True, blank=True,
-        on_delete=models.SET_NULL, related_name="%(class)s_assigned",
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assigned to"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="%(class)s_assigned",
     )
     status = FSMField(_("status"), max_length=20, choices=Status.choices, default=Status.NEW)
     resolution_code = models.CharField(
@@ -247,7 +278,9 @@ class Ticket(NumberedRecord):
         """Back to work after waiting."""
 
     @transition(
-        field=status, source=list(OPEN_STATUSES), target=Status.RESOLVED,
+        field=status,
+        source=list(OPEN_STATUSES),
+        target=Status.RESOLVED,
         conditions=[_has_resolution],
     )
     def resolve(self):
@@ -278,8 +311,12 @@ class Incident(Ticket):
     is_major = models.BooleanField(_("major incident"), default=False)
     major_reason = models.TextField(_("why it is major"), blank=True, max_length=5000)
     major_manager = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("major incident manager"), null=True, blank=True,
-        on_delete=models.SET_NULL, related_name="managed_major_incidents",
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("major incident manager"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="managed_major_incidents",
     )
     major_declared_at = models.DateTimeField(_("declared major"), null=True, blank=True)
 

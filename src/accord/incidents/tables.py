@@ -8,8 +8,9 @@ from accord.core.tables import Column, Table
 class TicketTable(Table):
     columns = (
         Column("number", _("Number"), sort="number", link=True),
-        Column("priority", _("Priority"), accessor="get_priority_display", sort="priority",
-               badge=True),
+        Column(
+            "priority", _("Priority"), accessor="get_priority_display", sort="priority", badge=True
+        ),
         Column("short_description", _("Short description"), link=True),
         Column("customer", _("Customer")),
         Column("service", _("Service")),

@@ -14,8 +14,9 @@ def ticket_patterns(model, namespace):
             path("new/", views.TicketCreateView.as_view(**options), name="create"),
             path("<int:pk>/", views.TicketDetailView.as_view(**options), name="detail"),
             path("<int:pk>/edit/", views.TicketEditView.as_view(**options), name="edit"),
-            path("<int:pk>/<slug:action>/", views.TicketActionView.as_view(**options),
-                 name="action"),
+            path(
+                "<int:pk>/<slug:action>/", views.TicketActionView.as_view(**options), name="action"
+            ),
         ],
         namespace,
     )

@@ -39,9 +39,16 @@ class TicketViewMixin(LoginRequiredMixin):
     namespace = "incidents"
 
     def get_record(self, pk):
-        record = restrict(self.model.objects.select_related(
-            "customer", "service", "category", "assignment_team", "assignee", "caller"
-        ), self.request.user).filter(pk=pk).first()
+        record = (
+            restrict(
+                self.model.objects.select_related(
+                    "customer", "service", "category", "assignment_team", "assignee", "caller"
+                ),
+                self.request.user,
+            )
+            .filter(pk=pk)
+            .first()
+        )
         if record is None:
             raise Http404
         return record
@@ -73,9 +80,15 @@ class QueueView(TicketViewMixin, RecordListView):
         if "queue" not in request.GET and not request.GET.get("cursor"):
             params = request.GET.copy()
             params["queue"] = "open" if scope_for(request.user).is_customer else "mine"
-            if not scope_for(request.user).is_customer and not self.base_queryset().filter(
-                assignee=request.user, status__in=[s for s in ("new", "assigned", "in_progress")]
-            ).exists():
+            if (
+                not scope_for(request.user).is_customer
+                and not self.base_queryset()
+                .filter(
+                    assignee=request.user,
+                    status__in=[s for s in ("new", "assigned", "in_progress")],
+                )
+                .exists()
+            ):
                 params["queue"] = "open"
             return redirect(f"{request.path}?{params.urlencode()}")
         return super().get(request, *args, **kwargs)
@@ -84,12 +97,20 @@ class QueueView(TicketViewMixin, RecordListView):
         context = super().get_context_data(**kwargs)
         base = self.base_queryset()
         scope = scope_for(self.request.user)
-        queues = [q for q in QUEUES if not (scope.is_customer and q[0] in ("mine", "team", "unassigned"))]
+        queues = [
+            q for q in QUEUES if not (scope.is_customer and q[0] in ("mine", "team", "unassigned"))
+        ]
         current = self.request.GET.get("queue", "open")
         context["queues"] = [
-            {"key": key, "label": label, "active": key == current,
-             "count": apply_queue(base, key, self.request.user).count() if key != "all" else None,
-             "url": f"?queue={key}"}
+            {
+                "key": key,
+                "label": label,
+                "active": key == current,
+                "count": apply_queue(base, key, self.request.user).count()
+                if key != "all"
+                else None,
+                "url": f"?queue={key}",
+            }
             for key, label in queues
         ]
         context["namespace"] = self.namespace
@@ -139,8 +160,12 @@ def detail_context(request, record, view, **extra):
 def _respond(request, record, view, status=200, **extra):
     """htmx posts get the record panel back; plain posts are redirected to the page."""
     if request.headers.get("HX-Request"):
-        return render(request, "incidents/_record.html",
-                      detail_context(request, record, view, **extra), status=status)
+        return render(
+            request,
+            "incidents/_record.html",
+            detail_context(request, record, view, **extra),
+            status=status,
+        )
     if status >= 400:
         for error in extra.get("errors", []):
             messages.error(request, error)
@@ -149,8 +174,12 @@ def _respond(request, record, view, status=200, **extra):
 
 def _error_messages(exc):
     if isinstance(exc, StaleRecordError):
-        return [_("Someone else changed this record since you opened it; nothing was "
-                  "saved. The page now shows the current record: check it and try again.")]
+        return [
+            _(
+                "Someone else changed this record since you opened it; nothing was "
+                "saved. The page now shows the current record: check it and try again."
+            )
+        ]
     if hasattr(exc, "error_dict"):
         return [m for errors in exc.message_dict.values() for m in errors]
     return list(exc.messages)
@@ -184,7 +213,9 @@ class TicketActionView(TicketViewMixin, View):
     def _version(self, request):
         value = request.POST.get("version")
         if value is None or not str(value).isdigit():
-            raise ValidationError({"version": _("The form is missing its version; reload the page.")})
+            raise ValidationError(
+                {"version": _("The form is missing its version; reload the page.")}
+            )
         return int(value)
 
     def do_assign_me(self, request, record):
@@ -196,8 +227,12 @@ class TicketActionView(TicketViewMixin, View):
             raise _invalid(form)
         data = form.cleaned_data
         actions.transition(
-            record, request.user, request.POST.get("name", ""), expected_version=data["version"],
-            note=data["note"], resolution_code=data["resolution_code"],
+            record,
+            request.user,
+            request.POST.get("name", ""),
+            expected_version=data["version"],
+            note=data["note"],
+            resolution_code=data["resolution_code"],
             resolution_notes=data["resolution_notes"],
         )
 
@@ -214,9 +249,13 @@ class TicketActionView(TicketViewMixin, View):
         form = DeclareMajorForm(request.POST)
         if not form.is_valid():
             raise _invalid(form)
-        actions.declare_major(record, request.user, reason=form.cleaned_data["major_reason"],
-                              manager=form.cleaned_data["major_manager"],
-                              expected_version=form.cleaned_data["version"])
+        actions.declare_major(
+            record,
+            request.user,
+            reason=form.cleaned_data["major_reason"],
+            manager=form.cleaned_data["major_manager"],
+            expected_version=form.cleaned_data["version"],
+        )
 
     def do_major_update(self, request, record):
         actions.add_major_update(record, request.user, request.POST.get("body", ""))
@@ -243,10 +282,16 @@ class TicketCreateView(TicketViewMixin, RecordFormMixin, View):
         return ticket_form_for(self.model, data, user=self.request.user)
 
     def render_form(self, form, status=200):
-        return render(self.request, "core/form.html", {
-            "form": form, "title": _("New %(kind)s") % {"kind": self.model._meta.verbose_name},
-            "cancel_url": reverse(f"{self.namespace}:queue"),
-        }, status=status)
+        return render(
+            self.request,
+            "core/form.html",
+            {
+                "form": form,
+                "title": _("New %(kind)s") % {"kind": self.model._meta.verbose_name},
+                "cancel_url": reverse(f"{self.namespace}:queue"),
+            },
+            status=status,
+        )
 
     def get(self, request):
         if not can(request.user, "add", self.model):
@@ -260,24 +305,38 @@ class TicketCreateView(TicketViewMixin, RecordFormMixin, View):
         if not form.is_valid():
             return self.render_form(form, status=400)
         data = {k: v for k, v in form.cleaned_data.items() if k not in ("priority", "version")}
-        return self.run_action(form, lambda: actions.log_ticket(
-            self.model, request.user, data, priority=form.cleaned_data.get("priority"),
-            priority_reason=request.POST.get("priority_reason", ""),
-        ))
+        return self.run_action(
+            form,
+            lambda: actions.log_ticket(
+                self.model,
+                request.user,
+                data,
+                priority=form.cleaned_data.get("priority"),
+                priority_reason=request.POST.get("priority_reason", ""),
+            ),
+        )
 
 
 class TicketEditView(TicketViewMixin, RecordFormMixin, View):
     def render_form(self, form, status=200):
-        return render(self.request, "core/form.html", {
-            "form": form, "title": _("Edit %(record)s") % {"record": self.record.number},
-            "cancel_url": self.record.get_absolute_url(),
-        }, status=status)
+        return render(
+            self.request,
+            "core/form.html",
+            {
+                "form": form,
+                "title": _("Edit %(record)s") % {"record": self.record.number},
+                "cancel_url": self.record.get_absolute_url(),
+            },
+            status=status,
+        )
 
     def get(self, request, pk):
         self.record = self.get_record(pk)
         if not can(request.user, "change", self.record):
             raise PermissionDenied
-        return self.render_form(ticket_form_for(self.model, instance=self.record, user=request.user))
+        return self.render_form(
+            ticket_form_for(self.model, instance=self.record, user=request.user)
+        )
 
     def post(self, request, pk):
         self.record = self.get_record(pk)
@@ -287,10 +346,19 @@ class TicketEditView(TicketViewMixin, RecordFormMixin, View):
         form = ticket_form_for(self.model, request.POST, instance=self.record, user=request.user)
         if not form.is_valid():
             return self.render_form(form, status=400)
-        changes = {k: v for k, v in form.cleaned_data.items()
-                   if k not in ("priority", "version") and k in form.changed_data}
-        return self.run_action(form, lambda: actions.update_ticket(
-            original, request.user, changes, expected_version=form.cleaned_data.get("version"),
-            priority=form.cleaned_data.get("priority"),
-            priority_reason=request.POST.get("priority_reason", ""),
-        ))
+        changes = {
+            k: v
+            for k, v in form.cleaned_data.items()
+            if k not in ("priority", "version") and k in form.changed_data
+        }
+        return self.run_action(
+            form,
+            lambda: actions.update_ticket(
+                original,
+                request.user,
+                changes,
+                expected_version=form.cleaned_data.get("version"),
+                priority=form.cleaned_data.get("priority"),
+                priority_reason=request.POST.get("priority_reason", ""),
+            ),
+        )

@@ -18,8 +18,17 @@ class CustomerSerializer(serializers.ModelSerializer):
 class ContactSerializer(serializers.ModelSerializer):
     class Meta:
         model = Contact
-        fields = ["id", "customer", "name", "email", "phone", "job_title", "created", "updated",
-                  "version"]
+        fields = [
+            "id",
+            "customer",
+            "name",
+            "email",
+            "phone",
+            "job_title",
+            "created",
+            "updated",
+            "version",
+        ]
 
 
 class CustomerViewSet(ReadOnlyRecordViewSet):

@@ -16,5 +16,6 @@ class OrganizationsConfig(AppConfig):
         set_scope_resolver(resolve_scope)
         from accord.core import navigation
 
-        navigation.register("customers", "Customers", "organizations:customer_list", order=50,
-                            staff_only=True)
+        navigation.register(
+            "customers", "Customers", "organizations:customer_list", order=50, staff_only=True
+        )

@@ -16,7 +16,10 @@ class Customer(Record):
     description = models.TextField(_("description"), blank=True)
     active = models.BooleanField(_("active"), default=True)
     support_teams = models.ManyToManyField(
-        Team, verbose_name=_("support teams"), related_name="customers", blank=True,
+        Team,
+        verbose_name=_("support teams"),
+        related_name="customers",
+        blank=True,
         help_text=_("Teams that serve this customer; their members see its records."),
     )
 
@@ -47,8 +50,12 @@ class Contact(Record):
     phone = models.CharField(_("phone"), max_length=40, blank=True)
     job_title = models.CharField(_("job title"), max_length=100, blank=True)
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, verbose_name=_("login"), null=True, blank=True,
-        on_delete=models.SET_NULL, related_name="contact",
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("login"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="contact",
     )
 
     customer_field = "customer"

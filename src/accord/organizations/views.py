@@ -36,9 +36,13 @@ class CustomerDetailView(LoginRequiredMixin, View):
         customer = restrict(Customer.objects.all(), request.user).filter(pk=pk).first()
         if customer is None:
             raise Http404
-        return render(request, "organizations/customer_detail.html", {
-            "customer": customer,
-            "contacts": customer.contacts.select_related("user"),
-            "teams": customer.support_teams.all(),
-            "services": customer.services.all(),
-        })
+        return render(
+            request,
+            "organizations/customer_detail.html",
+            {
+                "customer": customer,
+                "contacts": customer.contacts.select_related("user"),
+                "teams": customer.support_teams.all(),
+                "services": customer.services.all(),
+            },
+        )

@@ -23,9 +23,7 @@ class TokenAuthentication(authentication.BaseAuthentication):
             key = header[1].decode()
         except UnicodeError:
             raise exceptions.AuthenticationFailed(_("Invalid token header."))
-        token = (
-            ApiToken.objects.select_related("user").filter(digest=hash_token(key)).first()
-        )
+        token = ApiToken.objects.select_related("user").filter(digest=hash_token(key)).first()
         if token is None or not token.user.is_active:
             raise exceptions.AuthenticationFailed(_("Invalid or inactive token."))
         if token.expires and token.expires <= timezone.now():

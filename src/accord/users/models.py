@@ -46,10 +46,16 @@ class Team(models.Model):
     description = models.TextField(_("description"), blank=True)
     email = models.EmailField(_("email"), blank=True)
     manager = models.ForeignKey(
-        User, verbose_name=_("manager"), null=True, blank=True, on_delete=models.SET_NULL,
+        User,
+        verbose_name=_("manager"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="managed_teams",
     )
-    members = models.ManyToManyField(User, verbose_name=_("members"), related_name="teams", blank=True)
+    members = models.ManyToManyField(
+        User, verbose_name=_("members"), related_name="teams", blank=True
+    )
 
     class Meta:
         ordering = ["name"]
@@ -65,7 +71,9 @@ def hash_token(key: str) -> str:
 class ApiToken(models.Model):
     """A bearer token for the REST API. Only its hash is stored; the key is shown once."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
     name = models.CharField(_("name"), max_length=100)
     digest = models.CharField(max_length=64, unique=True, editable=False)
     prefix = models.CharField(max_length=8, editable=False)

@@ -18,18 +18,24 @@ class TokenForm(forms.Form):
 
 
 class TimeZoneForm(forms.Form):
-    time_zone = forms.ChoiceField(label=gettext_lazy("Time zone"),
-                                  choices=[(z, z) for z in TIME_ZONES])
+    time_zone = forms.ChoiceField(
+        label=gettext_lazy("Time zone"), choices=[(z, z) for z in TIME_ZONES]
+    )
 
 
 class ProfileView(LoginRequiredMixin, View):
     def render_page(self, request, token_form=None, tz_form=None, new_key=None, status=200):
-        return render(request, "users/profile.html", {
-            "tokens": ApiToken.objects.filter(user=request.user),
-            "token_form": token_form or TokenForm(),
-            "tz_form": tz_form or TimeZoneForm(initial={"time_zone": request.user.time_zone}),
-            "new_key": new_key,
-        }, status=status)
+        return render(
+            request,
+            "users/profile.html",
+            {
+                "tokens": ApiToken.objects.filter(user=request.user),
+                "token_form": token_form or TokenForm(),
+                "tz_form": tz_form or TimeZoneForm(initial={"time_zone": request.user.time_zone}),
+                "new_key": new_key,
+            },
+            status=status,
+        )
 
     def get(self, request):
         return self.render_page(request)
@@ -51,6 +57,7 @@ class ProfileView(LoginRequiredMixin, View):
         if not form.is_valid():
             return self.render_page(request, token_form=form, status=400)
         with transaction.atomic():
-            _token, key = ApiToken.issue(request.user, form.cleaned_data["name"],
-                                         form.cleaned_data["expires"])
+            _token, key = ApiToken.issue(
+                request.user, form.cleaned_data["name"], form.cleaned_data["expires"]
+            )
         return self.render_page(request, new_key=key)

@@ -12,12 +12,23 @@ from accord.core.views import record_url
 register = template.Library()
 
 BADGES = {
-    "P1 - Critical": "danger", "P2 - High": "warning", "P3 - Moderate": "info",
-    "P4 - Low": "secondary", "P5 - Planning": "light",
-    "New": "primary", "Assigned": "info", "In progress": "warning",
-    "Pending customer": "secondary", "Pending supplier": "secondary",
-    "Pending change": "secondary", "Resolved": "success", "Closed": "dark",
-    "Cancelled": "light", "Live": "success", "Pipeline": "info", "Retired": "secondary",
+    "P1 - Critical": "danger",
+    "P2 - High": "warning",
+    "P3 - Moderate": "info",
+    "P4 - Low": "secondary",
+    "P5 - Planning": "light",
+    "New": "primary",
+    "Assigned": "info",
+    "In progress": "warning",
+    "Pending customer": "secondary",
+    "Pending supplier": "secondary",
+    "Pending change": "secondary",
+    "Resolved": "success",
+    "Closed": "dark",
+    "Cancelled": "light",
+    "Live": "success",
+    "Pipeline": "info",
+    "Retired": "secondary",
 }
 
 
@@ -30,8 +41,12 @@ def cell(column, row):
         return "✓" if value else "—"
     if isinstance(value, datetime.datetime):
         local = timezone.localtime(value)
-        return format_html('<time datetime="{}" title="{}">{}</time>', value.isoformat(),
-                           local.strftime("%Y-%m-%d %H:%M"), local.strftime("%d %b %H:%M"))
+        return format_html(
+            '<time datetime="{}" title="{}">{}</time>',
+            value.isoformat(),
+            local.strftime("%Y-%m-%d %H:%M"),
+            local.strftime("%d %b %H:%M"),
+        )
     if column.badge:
         return badge(value)
     if column.link and hasattr(row, "get_absolute_url"):
@@ -73,8 +88,11 @@ def bs(field, size=""):
     else:
         css = "form-control"
     if size:
-        css += f" {css.split('-')[0]}-{css.split('-')[1]}-{size}" if kind not in (
-            "checkbox", "radio") else ""
+        css += (
+            f" {css.split('-')[0]}-{css.split('-')[1]}-{size}"
+            if kind not in ("checkbox", "radio")
+            else ""
+        )
     attrs = {"class": css}
     if field.errors:
         attrs["class"] += " is-invalid"

@@ -45,18 +45,12 @@ def _sha256(path: Path) -> str:
 
 def _is_unlisted_ok(path: Path) -> bool:
     rel = path.relative_to(VENDOR_DIR)
-    return (
-        str(rel) in UNLISTED_OK
-        or path.name == "LICENSE"
-        or "__pycache__" in rel.parts
-    )
+    return str(rel) in UNLISTED_OK or path.name == "LICENSE" or "__pycache__" in rel.parts
 
 
 def _code_files() -> list[Path]:
     return [
-        VENDOR_DIR / entry["path"]
-        for entry in MANIFEST
-        if entry["path"].endswith((".css", ".js"))
+        VENDOR_DIR / entry["path"] for entry in MANIFEST if entry["path"].endswith((".css", ".js"))
     ]
 
 
@@ -106,9 +100,7 @@ def test_expected_code_files_are_present():
     assert suffixes == {".css", ".js"}
 
 
-@pytest.mark.parametrize(
-    "path", _code_files(), ids=lambda p: p.relative_to(VENDOR_DIR).as_posix()
-)
+@pytest.mark.parametrize("path", _code_files(), ids=lambda p: p.relative_to(VENDOR_DIR).as_posix())
 def test_no_source_map_references(path):
     assert "sourceMappingURL" not in path.read_text(encoding="utf-8")
 
@@ -144,10 +136,14 @@ def test_css_url_checker_catches_remote_loads():
         assert match is not None, sample
         target = next(g for g in match.group("dq", "sq", "bare") if g is not None)
         assert target.startswith(REMOTE_PREFIXES), sample
-    data_uri = """a{background:url("data:image/svg+xml,%3csvg xmlns='http://www.w3.org/2000/svg'")}"""
+    data_uri = (
+        """a{background:url("data:image/svg+xml,%3csvg xmlns='http://www.w3.org/2000/svg'")}"""
+    )
     match = CSS_URL_RE.search(data_uri)
     assert match is not None
     assert match.group("dq").startswith("data:")
-    assert CSS_IMPORT_RE.search('@import "https://cdn.example/x.css";').group(
-        "target"
-    ).startswith("https://")
+    assert (
+        CSS_IMPORT_RE.search('@import "https://cdn.example/x.css";')
+        .group("target")
+        .startswith("https://")
+    )

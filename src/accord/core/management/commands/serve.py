@@ -41,16 +41,20 @@ class Command(BaseCommand):
         worker = None
         if not options["no_worker"]:
             worker = subprocess.Popen([sys.executable, "-m", "accord.cli", "worker"])
-        self.stdout.write(f"Accord is serving on http://{options['bind']}/ "
-                          f"({'demo data' if settings.DEMO else 'production'} mode)")
+        self.stdout.write(
+            f"Accord is serving on http://{options['bind']}/ "
+            f"({'demo data' if settings.DEMO else 'production'} mode)"
+        )
         try:
-            _Gunicorn({
-                "bind": options["bind"],
-                "workers": options["workers"],
-                "threads": options["threads"],
-                "accesslog": "-",
-                "timeout": 60,
-            }).run()
+            _Gunicorn(
+                {
+                    "bind": options["bind"],
+                    "workers": options["workers"],
+                    "threads": options["threads"],
+                    "accesslog": "-",
+                    "timeout": 60,
+                }
+            ).run()
         finally:
             if worker is not None and worker.poll() is None:
                 worker.send_signal(signal.SIGTERM)
