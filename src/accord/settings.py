@@ -248,6 +248,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/",
+    "ENUM_NAME_OVERRIDES": {
+        "RecordStatusEnum": "accord.incidents.choices.Status",
+        "ServiceStatusEnum": "accord.catalogue.choices.ServiceStatus",
+        "RatingEnum": "accord.incidents.choices.Impact",
+    },
 }
 
 LOGGING = {

@@ -1,13 +1,17 @@
 """REST API of the service catalogue."""
 
+from django.db import transaction
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
+from accord.core import history
 from accord.core.api import RecordViewSet, VersionedSerializerMixin
 
 from .filters import ServiceFilterSet
 from .models import Service, ServiceHours
 
 
+@extend_schema_serializer(component_name="CatalogueService")
 class ServiceSerializer(VersionedSerializerMixin, serializers.ModelSerializer):
     class Meta:
         model = Service
@@ -37,9 +41,12 @@ class ServiceSerializer(VersionedSerializerMixin, serializers.ModelSerializer):
         m2m = {k: validated_data.pop(k) for k in ("customers", "depends_on") if k in validated_data}
         for key, value in validated_data.items():
             setattr(instance, key, value)
-        instance.save(expected_version=version)
-        for key, value in m2m.items():
-            getattr(instance, key).set(value)
+        with transaction.atomic():
+            before = history.m2m_snapshot(instance, list(m2m))
+            instance.save(expected_version=version)
+            for key, value in m2m.items():
+                getattr(instance, key).set(value)
+            history.record_m2m(instance, before)
         return instance
 
     def create(self, validated_data):

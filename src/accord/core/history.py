@@ -63,3 +63,18 @@ def for_record(model_cls, object_id):
     return ObjectChange.objects.filter(
         content_type=ContentType.objects.get_for_model(model_cls), object_id=object_id
     ).select_related("actor")
+
+
+def m2m_snapshot(instance, names):
+    """The ids in each many-to-many field, to compare after a save."""
+    if instance is None or instance.pk is None:
+        return {name: [] for name in names}
+    return {name: sorted(getattr(instance, name).values_list("pk", flat=True)) for name in names}
+
+
+def record_m2m(instance, before: dict):
+    """Log the many-to-many fields that changed since ``before`` (from m2m_snapshot)."""
+    after = m2m_snapshot(instance, before)
+    changes = {name: [before[name], after[name]] for name in before if before[name] != after[name]}
+    if changes:
+        record(instance, "update", changes)

@@ -342,11 +342,16 @@ class RecordEditView(LoginRequiredMixin, RecordFormMixin, View):
             return self.render_form(form, status=400)
         version = form.cleaned_data.get("version")
 
+        m2m_names = [f.name for f in self.model._meta.many_to_many if f.name in form.fields]
+
         def save():
             with transaction.atomic():
+                before = history.m2m_snapshot(obj, m2m_names)
                 instance = form.save(commit=False)
                 instance.save(expected_version=version if obj else None)
                 form.save_m2m()
+                if obj is not None:
+                    history.record_m2m(instance, before)
                 return instance
 
         return self.run_action(form, save)

@@ -7,3 +7,6 @@ class UsersConfig(AppConfig):
     name = "accord.users"
     label = "users"
     verbose_name = "Users and teams"
+
+    def ready(self):
+        from . import schema  # noqa: F401  (registers the OpenAPI auth extension)
