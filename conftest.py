@@ -11,6 +11,8 @@ from accord.core.context import acting_as
 def pytest_report_header(config):
     from django.conf import settings
 
+    if not settings.configured:
+        return None
     return f"accord database: {settings.DATABASES['default']['ENGINE']}"
 
 

@@ -20,6 +20,12 @@ from .choices import Priority, Status
 from .models import DeskSettings, Incident, MajorIncidentReview, PriorityRule
 
 ASSIGNMENT_FIELDS = ("assignment_team", "assignee")
+# The form or serializer has already checked these references against the querysets
+# the user may choose from (and the number is ours); checking them again would cost a
+# query each on every write.
+CALLER_CHECKED = [
+    "number", "customer", "caller", "service", "category", "assignment_team", "assignee",
+]
 
 
 def _require(user, action, model_or_obj):
@@ -74,7 +80,7 @@ def log_ticket(model, user, data: dict, *, priority=None, priority_reason=""):
     ticket = model(**data)
     with transaction.atomic():
         override_note = _apply_priority(ticket, priority, priority_reason)
-        ticket.full_clean(exclude=["number"])
+        ticket.full_clean(exclude=CALLER_CHECKED, validate_unique=False)
         if ticket.assignment_team_id or ticket.assignee_id:
             ticket.mark_assigned()
         ticket.save()
@@ -114,7 +120,7 @@ def update_ticket(
             override_note = _apply_priority(ticket, None, "")
         elif not untouched:
             override_note = _apply_priority(ticket, priority, priority_reason)
-        ticket.full_clean(exclude=["number"])
+        ticket.full_clean(exclude=CALLER_CHECKED, validate_unique=False)
         if ticket.status == Status.NEW and (ticket.assignment_team_id or ticket.assignee_id):
             ticket.mark_assigned()
         ticket.save(expected_version=expected_version)

@@ -86,9 +86,9 @@ class TicketForm(forms.ModelForm):
         pass
 
 
-def ticket_form_for(model, data=None, instance=None, user=None):
+def ticket_form_for(model, data=None, instance=None, user=None, initial=None):
     form_class = forms.modelform_factory(model, form=TicketForm, fields=TICKET_FIELDS)
-    return form_class(data, instance=instance, user=user)
+    return form_class(data, instance=instance, user=user, initial=initial)
 
 
 class CustomerTicketForm(forms.ModelForm):
@@ -109,11 +109,11 @@ class CustomerTicketForm(forms.ModelForm):
         pass
 
 
-def customer_form_for(model, data=None, user=None):
+def customer_form_for(model, data=None, user=None, initial=None):
     form_class = forms.modelform_factory(
         model, form=CustomerTicketForm, fields=CustomerTicketForm.Meta.fields
     )
-    return form_class(data, user=user)
+    return form_class(data, user=user, initial=initial)
 
 
 class TransitionForm(forms.Form):

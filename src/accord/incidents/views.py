@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views import View
 
+from accord.core import links
 from accord.core.forms import AttachmentForm, JournalForm
 from accord.core.policy import can, restrict, scope_for
 from accord.core.records import StaleRecordError
@@ -141,6 +142,7 @@ def detail_context(request, record, view, **extra):
         "attachment_form": AttachmentForm(),
         "content_type_id": ct.pk,
         "is_customer": scope.is_customer,
+        "linked": links.linked_records(record, user) if not scope.is_customer else [],
     }
     if isinstance(record, Incident) and not scope.is_customer:
         context["major"] = {
@@ -257,6 +259,14 @@ class TicketActionView(TicketViewMixin, View):
             expected_version=form.cleaned_data["version"],
         )
 
+    def do_link(self, request, record):
+        number = (request.POST.get("number") or "").strip().upper()
+        model = {"INC": Incident, "REQ": ServiceRequest}.get(number[:3])
+        other = model.objects.filter(number=number).first() if model else None
+        if other is None:
+            raise ValidationError({"number": _("No record has the number %(n)s.") % {"n": number}})
+        links.link(record, other, request.user)
+
     def do_major_update(self, request, record):
         actions.add_major_update(record, request.user, request.POST.get("body", ""))
 
@@ -277,9 +287,11 @@ class TicketActionView(TicketViewMixin, View):
 
 class TicketCreateView(TicketViewMixin, RecordFormMixin, View):
     def form(self, data=None):
+        # A link from the catalogue ("report a problem with this service") preselects it.
+        initial = {"service": self.request.GET.get("service")} if data is None else None
         if scope_for(self.request.user).is_customer:
-            return customer_form_for(self.model, data, user=self.request.user)
-        return ticket_form_for(self.model, data, user=self.request.user)
+            return customer_form_for(self.model, data, user=self.request.user, initial=initial)
+        return ticket_form_for(self.model, data, user=self.request.user, initial=initial)
 
     def render_form(self, form, status=200):
         return render(
