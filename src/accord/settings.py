@@ -128,7 +128,8 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         ),
     }
     # Tests use a file database too: concurrency tests need real connections.
-    _db["TEST"] = {"NAME": str(DATA_DIR / "test-accord.sqlite3")}
+    # One file per test process, so two test runs on one machine never share it.
+    _db["TEST"] = {"NAME": str(DATA_DIR / f"test-accord-{os.getpid()}.sqlite3")}
 else:
     _db["CONN_MAX_AGE"] = env.int("ACCORD_CONN_MAX_AGE", default=600)
     _db["CONN_HEALTH_CHECKS"] = True
