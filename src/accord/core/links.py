@@ -5,17 +5,20 @@ shown the linked records they may see.
 """
 
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from . import history
 from .models import RecordLink
-from .policy import restrict
+from .policy import can, restrict
 
 
 def link(a, b, user):
+    # Linking writes to both records (a link row and a journal event on each).
+    if not (can(user, "change", a) and can(user, "change", b)):
+        raise PermissionDenied(_("You are not allowed to do this."))
     if type(a) is type(b) and a.pk == b.pk:
         raise ValidationError({"number": _("A record cannot be linked to itself.")})
     for record in (a, b):

@@ -25,17 +25,19 @@ def _decode(value):
 
 
 def make_cursor(row, field, direction):
+    # The sort field travels too: a cursor of one sort must not be read with another
+    # (a date compared with a priority is a server error, not a page).
     return signing.dumps(
-        [_encode(getattr(row, field)), row.pk, direction], salt=SALT, compress=True
+        [_encode(getattr(row, field)), row.pk, direction, field], salt=SALT, compress=True
     )
 
 
-def read_cursor(token):
+def read_cursor(token, field=None):
     try:
-        value, pk, direction = signing.loads(token, salt=SALT)
+        value, pk, direction, made_for = signing.loads(token, salt=SALT)
     except (signing.BadSignature, ValueError, TypeError):
         return None
-    if direction not in ("next", "prev"):
+    if direction not in ("next", "prev") or (field is not None and made_for != field):
         return None
     return _decode(value), pk, direction
 
@@ -44,7 +46,7 @@ def paginate(queryset, field, descending, cursor, size):
     """Returns (rows, next_cursor, prev_cursor) for ``queryset`` ordered by field, id."""
     order = [f"-{field}", "-pk"] if descending else [field, "pk"]
     reverse = [f"{field}", "pk"] if descending else [f"-{field}", "-pk"]
-    parsed = read_cursor(cursor) if cursor else None
+    parsed = read_cursor(cursor, field) if cursor else None
     if parsed:
         value, pk, direction = parsed
         forward = direction == "next"

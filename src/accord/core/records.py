@@ -120,6 +120,15 @@ class Record(models.Model):
             else:
                 changes = self.tracked_changes()
                 if not changes:
+                    # Nothing to write, but a caller holding a stale version must still
+                    # hear so (it may go on to change many-to-many fields).
+                    if (
+                        expected_version is not None
+                        and not type(self)
+                        ._base_manager.filter(pk=self.pk, version=expected_version)
+                        .exists()
+                    ):
+                        raise StaleRecordError(self, expected_version)
                     self._remember()
                     return
                 expected = self._loaded_version if expected_version is None else expected_version

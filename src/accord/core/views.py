@@ -218,7 +218,9 @@ class SavedFilterView(LoginRequiredMixin, View):
         query = (request.POST.get("query") or "")[:2000]
         back = safe_next(request, "/")
         if request.POST.get("delete"):
-            SavedFilter.objects.filter(user=request.user, pk=request.POST["delete"]).delete()
+            pk = request.POST["delete"]
+            if pk.isascii() and pk.isdigit():  # anything else names no saved filter
+                SavedFilter.objects.filter(user=request.user, pk=pk).delete()
             messages.success(request, _("Saved filter removed."))
         elif not name:
             messages.error(request, _("Give the filter a name."))

@@ -5,6 +5,8 @@ permission, applies the rule, writes the record (history comes with the save) an
 journal line, and leaves the transaction to the outermost caller.
 """
 
+import datetime
+
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -140,16 +142,22 @@ def _assignment_label(ticket):
     return " / ".join(parts) or _("nobody")
 
 
-def assign_to_me(ticket, user, *, expected_version=None):
+def _team_for(ticket, user):
+    """The record's team if the user is in it, else the user's own (first) team."""
     team = ticket.assignment_team
     if team is None or not team.members.filter(pk=user.pk).exists():
         team = user.teams.order_by("name").first()
+    return team
+
+
+def assign_to_me(ticket, user, *, expected_version=None):
+    team = _team_for(ticket, user)
     return update_ticket(
         ticket, user, {"assignee": user, "assignment_team": team}, expected_version=expected_version
     )
 
 
-# name -> (method, label, who besides staff may do it, extra required fields)
+# name -> (method, label, roles besides staff who may take it)
 TRANSITIONS = {
     "start": ("start_work", _("Start work"), ()),
     "wait_customer": ("wait_for_customer", _("Pending customer"), ()),
@@ -214,7 +222,9 @@ def transition(
         )
     with transaction.atomic():
         if name == "start" and ticket.assignee_id is None and scope.is_staff:
+            # Whoever starts unassigned work takes it, within a team they belong to.
             ticket.assignee = user
+            ticket.assignment_team = _team_for(ticket, user)
         method()
         ticket.save(expected_version=expected_version)
         text = _("Status changed to %(status)s.") % {"status": ticket.get_status_display()}
@@ -344,7 +354,7 @@ def close_expired_resolutions(models, now=None):
     """Close records resolved longer ago than the desk's auto-close period. Safe to
     repeat: each record is re-read under lock and skipped if no longer due."""
     now = now or timezone.now()
-    cutoff = now - timezone.timedelta(days=DeskSettings.get().auto_close_days)
+    cutoff = now - datetime.timedelta(days=DeskSettings.get().auto_close_days)
     closed = 0
     for model in models:
         due = model.objects.filter(status=Status.RESOLVED, resolved_at__lte=cutoff)

@@ -18,7 +18,7 @@ from accord.users.models import User
 from . import actions
 from .choices import Priority, ResolutionCode
 from .filters import IncidentFilterSet, ServiceRequestFilterSet
-from .forms import staff_users
+from .forms import callers_for, staff_users
 from .models import Category, Incident, ServiceRequest
 
 TICKET_READ_ONLY = [
@@ -57,13 +57,20 @@ class ScopedRelatedField(serializers.PrimaryKeyRelatedField):
         return restrict(super().get_queryset(), self.context["request"].user)
 
 
+class CallerField(serializers.PrimaryKeyRelatedField):
+    """A user the caller may name as caller: staff or a person of a customer in scope."""
+
+    def get_queryset(self):
+        return callers_for(self.context["request"].user)
+
+
 class TicketSerializer(VersionedSerializerMixin, serializers.ModelSerializer):
     customer = ScopedRelatedField(queryset=Customer.objects.all(), required=False)
     service = ScopedRelatedField(queryset=Service.objects.all(), required=False, allow_null=True)
     category = serializers.PrimaryKeyRelatedField(
         queryset=Category.objects.filter(active=True), required=False, allow_null=True
     )
-    caller = serializers.PrimaryKeyRelatedField(
+    caller = CallerField(
         queryset=User.objects.filter(is_active=True), required=False, allow_null=True
     )
     assignee = serializers.PrimaryKeyRelatedField(

@@ -2,12 +2,13 @@
 declare major, timeline updates, communications and the review."""
 
 from django import forms
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from accord.catalogue.choices import ServiceStatus
 from accord.catalogue.models import Service
 from accord.core.policy import Role, restrict
-from accord.organizations.models import Customer
+from accord.organizations.models import Contact, Customer
 from accord.users.models import Team, User
 
 from .choices import Priority, ResolutionCode
@@ -31,6 +32,13 @@ TICKET_FIELDS = [
 
 def staff_users():
     return User.objects.filter(is_active=True).exclude(role=Role.CUSTOMER)
+
+
+def callers_for(user):
+    """Who ``user`` may name as the caller: staff, and the people of the customers the
+    user may see (never another customer's people)."""
+    people = restrict(Contact.objects.filter(user__isnull=False), user).values("user_id")
+    return User.objects.filter(is_active=True).filter(~Q(role=Role.CUSTOMER) | Q(pk__in=people))
 
 
 class TicketForm(forms.ModelForm):
@@ -63,7 +71,7 @@ class TicketForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.user = user
         self.fields["customer"].queryset = restrict(Customer.objects.filter(active=True), user)
-        self.fields["caller"].queryset = User.objects.filter(is_active=True)
+        self.fields["caller"].queryset = callers_for(user)
         self.fields["service"].queryset = Service.objects.exclude(status=ServiceStatus.RETIRED)
         self.fields["category"].queryset = Category.objects.filter(
             active=True, applies_to__in=["both", self._meta.model.kind]

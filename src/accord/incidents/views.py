@@ -194,10 +194,13 @@ def _invalid(form):
 class TicketActionView(TicketViewMixin, View):
     """POST endpoints for the record page's buttons (also usable without JavaScript)."""
 
+    # The major incident procedure exists for incidents only.
+    incident_only = frozenset({"declare_major", "major_update", "communication", "review"})
+
     def post(self, request, pk, action):
         record = self.get_record(pk)
         handler = getattr(self, f"do_{action}", None)
-        if handler is None:
+        if handler is None or (action in self.incident_only and not isinstance(record, Incident)):
             raise Http404
         try:
             handler(request, record)

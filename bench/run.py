@@ -1,0 +1,598 @@
+"""Accord benchmark: create throughput over HTTP, list/API/search latency by data size.
+
+    .venv/bin/python bench/run.py                       # everything, SQLite and PostgreSQL
+    .venv/bin/python bench/run.py --db sqlite --only create
+    .venv/bin/python bench/run.py --sizes 10000,100000 --only lists,search
+
+See bench/README.md for what is measured and how. Results are printed as tables and
+written to bench/results/latest.json.
+"""
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(BENCH))
+
+from benchkit.loadgen import post_load  # noqa: E402
+
+PYTHON = sys.executable
+PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+PG_DB = "accord_bench"
+SECRET = "accord-bench-only-" + "k" * 40
+
+TARGETS = {
+    "create_ratio": 0.25,
+    "list_p95_ms": 50.0,
+    "list_growth": 1.5,
+    "search_p95_ms": 100.0,
+}
+LIST_SCENARIOS = ("queue_open", "queue_in_progress_by_updated", "api_list_new")
+SEARCH_SCENARIOS = ("search_common", "search_rare")
+
+
+def log(message):
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# --- databases ------------------------------------------------------------------
+class BenchDatabase:
+    """A throw-away database and data directory for one engine."""
+
+    def __init__(self, vendor, keep=False, pg_url=PG_ADMIN_URL):
+        self.vendor = vendor
+        self.keep = keep
+        self.pg_url = pg_url
+        self.data_dir = Path(tempfile.mkdtemp(prefix=f"accord-bench-{vendor}-"))
+        if vendor == "sqlite":
+            self.url = f"sqlite:///{self.data_dir / 'bench.sqlite3'}"
+        else:
+            base = pg_url.rsplit("/", 1)[0]
+            self.url = f"{base}/{PG_DB}"
+
+    @staticmethod
+    def postgres_problem(pg_url=PG_ADMIN_URL):
+        """None if PostgreSQL answers, else why not."""
+        try:
+            import psycopg
+
+            with psycopg.connect(pg_url, connect_timeout=3) as conn:
+                conn.execute("SELECT 1")
+        except Exception as exc:  # noqa: BLE001 - any failure means "skip PostgreSQL"
+            return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"
+        return None
+
+    def _pg_admin(self, sql):
+        import psycopg
+
+        with psycopg.connect(self.pg_url, autocommit=True) as conn:
+            conn.execute(sql)
+
+    def create(self):
+        if self.vendor == "postgresql":
+            self._pg_admin(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
+            self._pg_admin(f"CREATE DATABASE {PG_DB}")
+
+    def destroy(self):
+        if self.keep:
+            log(
+                f"kept {self.vendor} database: ACCORD_DATABASE_URL={self.url} "
+                f"ACCORD_DATA_DIR={self.data_dir}"
+            )
+            return
+        if self.vendor == "postgresql":
+            try:
+                self._pg_admin(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
+            except Exception as exc:  # noqa: BLE001
+                log(f"could not drop {PG_DB}: {exc}")
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def env(self, settings="accord.settings"):
+        env = dict(os.environ)
+        for name in ("ACCORD_REDIS_URL", "ACCORD_DEMO", "ACCORD_DEBUG"):
+            env.pop(name, None)
+        env.update(
+            DJANGO_SETTINGS_MODULE=settings,
+            ACCORD_DATABASE_URL=self.url,
+            ACCORD_DATA_DIR=str(self.data_dir),
+            ACCORD_SECRET_KEY=SECRET,
+            ACCORD_ALLOWED_HOSTS="127.0.0.1,localhost,testserver",
+            PYTHONPATH=os.pathsep.join(filter(None, [str(BENCH), env.get("PYTHONPATH", "")])),
+            PYTHONUNBUFFERED="1",
+        )
+        return env
+
+
+def run_python(db, args, settings="accord.settings", timeout=7200):
+    """Run ``python <args>`` for this database; return its last stdout line as JSON
+    (or None when the module prints nothing)."""
+    proc = subprocess.run(
+        [PYTHON, *args],
+        env=db.env(settings),
+        cwd=db.data_dir,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
+        raise RuntimeError(f"{' '.join(args)} failed with exit code {proc.returncode}")
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    return json.loads(lines[-1]) if lines else None
+
+
+# --- gunicorn ---------------------------------------------------------------------
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _gunicorn_has(option):
+    out = subprocess.run(
+        [PYTHON, "-m", "gunicorn", "--help"], capture_output=True, text=True, check=False
+    ).stdout
+    return option in out
+
+
+class Gunicorn:
+    """One gunicorn master (and its workers) in a session of its own; always stopped."""
+
+    def __init__(self, db, app, settings, workers, threads, name):
+        self.db = db
+        self.app = app
+        self.settings = settings
+        self.workers = workers
+        self.threads = threads
+        self.port = free_port()
+        self.log_path = db.data_dir / f"gunicorn-{name}.log"
+        self.proc = None
+
+    def __enter__(self):
+        cmd = [
+            PYTHON,
+            "-m",
+            "gunicorn",
+            self.app,
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--workers",
+            str(self.workers),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            str(self.threads),
+            "--keep-alive",
+            "10",
+            "--timeout",
+            "120",
+            "--log-level",
+            "warning",
+            "--error-logfile",
+            str(self.log_path),
+        ]
+        if _gunicorn_has("--no-control-socket"):
+            cmd.append("--no-control-socket")
+        self.proc = subprocess.Popen(
+            cmd,
+            env=self.db.env(self.settings),
+            cwd=self.db.data_dir,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        return self
+
+    def wait_ready(self, path, timeout=60):
+        deadline = time.monotonic() + timeout
+        url = f"http://127.0.0.1:{self.port}{path}"
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited early:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310
+                    response.read()
+                    return
+            except urllib.error.HTTPError:
+                return  # it answers
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"gunicorn did not answer {url} within {timeout} s:\n{self.log_tail()}")
+
+    def log_tail(self):
+        try:
+            return self.log_path.read_text()[-3000:]
+        except OSError:
+            return "(no log)"
+
+    def __exit__(self, *exc):
+        if self.proc is None or self.proc.poll() is not None:
+            return False
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)  # the session we started
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        except ProcessLookupError:
+            pass
+        return False
+
+
+def write_profile(db, target, label):
+    """cProfile one scenario in-process; the report goes to bench/results/."""
+    proc = subprocess.run(
+        [
+            PYTHON,
+            "-m",
+            "benchkit.measure",
+            "--setup",
+            str(db.setup_path),
+            "--profile",
+            target,
+        ],
+        env=db.env(),
+        cwd=db.data_dir,
+        capture_output=True,
+        text=True,
+    )
+    name = target.replace(":", "-")
+    path = BENCH / "results" / f"profile-{db.vendor}-{label}-{name}.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(proc.stdout + proc.stderr)
+    first = (proc.stdout.splitlines() or ["(no output)"])[0]
+    log(f"  profile {target}: {first.lstrip('# ')} -> {path.relative_to(ROOT)}")
+
+
+# --- parts ------------------------------------------------------------------------
+def bench_create(db, setup, args):
+    customers, services = setup["customers"], setup["services"]
+
+    def body(worker, i):
+        n = worker * 1_000_000 + i
+        return {
+            "customer": customers[n % len(customers)],
+            "service": services[n % len(services)],
+            "short_description": f"VPN client keeps disconnecting ({worker}-{i})",
+            "description": (
+                "User reports that the VPN client keeps disconnecting every few minutes "
+                "since this morning. Affects 3 users in the finance department. Tried "
+                "restarting the laptop, no change."
+            ),
+            "impact": 1 + n % 3,
+            "urgency": 1 + (n // 3) % 3,
+        }
+
+    endpoints = {
+        "accord": (
+            "accord.wsgi:application",
+            "accord.settings",
+            "/api/incidents/",
+            {"Authorization": f"Token {setup['keys']['admin']}"},
+            "/login/",
+        ),
+        "bare": (
+            "benchkit.bare.wsgi:application",
+            "benchkit.bare.settings",
+            "/create/",
+            {},
+            "/create/",
+        ),
+    }
+    run_python(db, ["-m", "benchkit.bare.schema", "create"], settings="benchkit.bare.settings")
+    out = {
+        "server": f"gunicorn gthread, {args.workers} workers x {args.threads} threads",
+        "client": f"{args.concurrency} keep-alive connections, {args.warmup:g} s warm-up, "
+        f"{args.duration:g} s measured",
+    }
+    try:
+        for name, (app, settings, path, headers, ready_path) in endpoints.items():
+            log(f"[{db.vendor}] create throughput: {name} ({path})")
+            with Gunicorn(db, app, settings, args.workers, args.threads, name) as server:
+                server.wait_ready(ready_path)
+                result = post_load(
+                    "127.0.0.1",
+                    server.port,
+                    path,
+                    body,
+                    headers=headers,
+                    concurrency=args.concurrency,
+                    warmup=args.warmup,
+                    duration=args.duration,
+                    server_pid=server.proc.pid,
+                    db_process="postgres" if db.vendor == "postgresql" else None,
+                )
+                if result["errors"]:
+                    log(f"  {result['errors']} errors, first: {result['first_error']}")
+                    log(server.log_tail())
+            log(
+                f"  {result['per_second']} creates/s, p50 {result['p50_ms']} ms, "
+                f"p95 {result['p95_ms']} ms, server CPU "
+                f"{result.get('server_cpu_ms_per_request')} ms/request, "
+                f"other processes on the machine {result['other_processes_cores']} cores"
+            )
+            out[name] = result
+        for target in args.profile:
+            if target.startswith("create"):
+                write_profile(db, target, "create")
+    finally:
+        run_python(db, ["-m", "benchkit.bare.schema", "drop"], settings="benchkit.bare.settings")
+        # The list sizes must not include the incidents made here.
+        run_python(db, ["-m", "benchkit.generate", "--setup", str(db.setup_path), "--reset"])
+    if out.get("bare", {}).get("per_second"):
+        out["ratio"] = round(out["accord"]["per_second"] / out["bare"]["per_second"], 3)
+    return out
+
+
+def bench_lists(db, args, groups, sizes_out):
+    for size in args.sizes:
+        log(f"[{db.vendor}] generating incidents up to {size:,}")
+        gen = run_python(
+            db, ["-m", "benchkit.generate", "--setup", str(db.setup_path), "--target", str(size)]
+        )
+        log(f"  inserted {gen['inserted']:,} in {gen['seconds']} s {gen.get('phases', {})}")
+        log(f"[{db.vendor}] measuring at {size:,} incidents ({', '.join(sorted(groups))})")
+        measured = run_python(
+            db,
+            [
+                "-m",
+                "benchkit.measure",
+                "--setup",
+                str(db.setup_path),
+                "--requests",
+                str(args.requests),
+                "--only",
+                ",".join(sorted(groups)),
+            ],
+        )
+        for r in measured["results"]:
+            log(
+                f"  {r['scenario']:<29} {r['user']:<6} p50 {r['p50_ms']:6.1f}  "
+                f"p95 {r['p95_ms']:6.1f}  cpu {r['cpu_p50_ms']:6.1f} ms  rows {r['rows']:>3}  "
+                f"{r['queries']:>2} queries {r['sql_ms']:6.1f} ms SQL + "
+                f"{r['python_ms']:5.1f} ms rest"
+            )
+        sizes_out.append({"size": size, "generation": gen, "results": measured["results"]})
+        for target in args.profile:
+            if not target.startswith("create"):
+                write_profile(db, target, _fmt_size(size))
+
+
+def bench_database(vendor, args, parts, out):
+    """Run the parts on one engine, filling ``out`` as results come in."""
+    db = BenchDatabase(vendor, keep=args.keep, pg_url=args.pg_url)
+    try:
+        db.create()
+        log(f"[{vendor}] migrating {db.url}")
+        t0 = time.perf_counter()
+        proc = subprocess.run(
+            [PYTHON, "-m", "accord.cli", "migrate", "--noinput"],
+            env=db.env(),
+            cwd=db.data_dir,
+            capture_output=True,
+            text=True,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"migrate failed:\n{proc.stdout[-2000:]}{proc.stderr[-3000:]}")
+        out["migrate_s"] = round(time.perf_counter() - t0, 1)
+        setup = run_python(db, ["-m", "benchkit.setup_data"])
+        db.setup_path = db.data_dir / "setup.json"
+        db.setup_path.write_text(json.dumps(setup))
+        if "create" in parts:
+            out["create"] = bench_create(db, setup, args)
+        groups = parts & {"lists", "search"}
+        if groups:
+            out["sizes"] = []
+            bench_lists(db, args, groups, out["sizes"])
+    finally:
+        db.destroy()
+
+
+# --- report -----------------------------------------------------------------------
+def _fmt_size(n):
+    if n >= 1_000_000 and n % 1_000_000 == 0:
+        return f"{n // 1_000_000}M"
+    if n >= 1000 and n % 1000 == 0:
+        return f"{n // 1000}k"
+    return str(n)
+
+
+def report(results):
+    lines = []
+    dbs = results["databases"]
+    creates = {v: d["create"] for v, d in dbs.items() if "create" in d}
+    if creates:
+        any_create = next(iter(creates.values()))
+        lines.append("")
+        lines.append(
+            f"CREATE THROUGHPUT  POST /api/incidents/ (token) vs bare Django INSERT view; "
+            f"{any_create['server']}; {any_create['client']}"
+        )
+        for vendor, c in creates.items():
+            a, b = c.get("accord", {}), c.get("bare", {})
+            ratio = c.get("ratio")
+            verdict = "ok" if ratio is not None and ratio >= TARGETS["create_ratio"] else "MISSED"
+            lines.append(
+                f"  {vendor:<11} accord {a.get('per_second', 0):7.1f}/s   bare "
+                f"{b.get('per_second', 0):7.1f}/s   ratio {ratio or 0:.2f}  "
+                f"(target >= {TARGETS['create_ratio']}: {verdict})   errors "
+                f"{a.get('errors', 0)}/{b.get('errors', 0)}"
+            )
+            lines.append(
+                f"  {'':<11} latency p50/p95 ms: accord {a.get('p50_ms')}/{a.get('p95_ms')}, "
+                f"bare {b.get('p50_ms')}/{b.get('p95_ms')}"
+            )
+            cpu = (
+                f"  {'':<11} CPU ms per create: gunicorn accord "
+                f"{a.get('server_cpu_ms_per_request')} / bare {b.get('server_cpu_ms_per_request')}"
+            )
+            if "db_cpu_ms_per_request" in a:
+                cpu += (
+                    f"; postgres accord {a['db_cpu_ms_per_request']} / bare "
+                    f"{b.get('db_cpu_ms_per_request')}"
+                )
+            cpu += (
+                f"; other processes on the machine {a.get('other_processes_cores')} / "
+                f"{b.get('other_processes_cores')} cores"
+            )
+            lines.append(cpu)
+    for vendor, d in dbs.items():
+        if "skipped" in d:
+            lines.append("")
+            lines.append(f"{vendor}: SKIPPED ({d['skipped']})")
+            continue
+        if "error" in d:
+            lines.append("")
+            lines.append(f"{vendor}: FAILED ({d['error']})")
+        sizes = d.get("sizes") or []
+        if not sizes:
+            continue
+        labels = [_fmt_size(s["size"]) for s in sizes]
+        lines.append("")
+        lines.append(
+            f"LATENCY {vendor}: wall-clock p95 and p50 ms over {results['args']['requests']} "
+            "requests after warm-up (in-process test client), cpu = p50 CPU ms of the "
+            "request thread (SQLite work included, PostgreSQL server work not); "
+            "growth = p95 at largest / smallest size"
+        )
+        gens = ", ".join(
+            f"{_fmt_size(s['size'])}: +{s['generation']['inserted']:,} rows in "
+            f"{s['generation']['seconds']} s"
+            for s in sizes
+        )
+        lines.append(f"  data generation: {gens}")
+        header = f"{'scenario':<30}{'user':<7}" + "".join(
+            f"{label + ' p95 (p50) cpu':>22}" for label in labels
+        )
+        header += f"{'growth':>8}  target"
+        lines.append(header)
+        keys = []
+        for r in sizes[0]["results"]:
+            keys.append((r["scenario"], r["user"]))
+        for scenario, user in keys:
+            cells, p95s = [], []
+            for s in sizes:
+                r = next(
+                    (x for x in s["results"] if x["scenario"] == scenario and x["user"] == user),
+                    None,
+                )
+                if r is None:
+                    cells.append(f"{'-':>22}")
+                    continue
+                p95s.append(r["p95_ms"])
+                cells.append(f"{r['p95_ms']:>7.1f} ({r['p50_ms']:>5.1f}) {r['cpu_p50_ms']:>5.1f}")
+            growth = p95s[-1] / p95s[0] if len(p95s) > 1 and p95s[0] else None
+            if scenario in SEARCH_SCENARIOS:
+                ok = all(p < TARGETS["search_p95_ms"] for p in p95s)
+                target = f"p95<{TARGETS['search_p95_ms']:g}"
+            else:
+                ok = all(p < TARGETS["list_p95_ms"] for p in p95s) and (
+                    growth is None or growth <= TARGETS["list_growth"]
+                )
+                target = f"p95<{TARGETS['list_p95_ms']:g}, x{TARGETS['list_growth']:g}"
+            lines.append(
+                f"{scenario:<30}{user:<7}"
+                + "".join(cells)
+                + (f"{growth:>7.2f}x" if growth else f"{'-':>8}")
+                + f"  {target} {'ok' if ok else 'MISSED'}"
+            )
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument(
+        "--sizes",
+        default="10000,100000,1000000",
+        help="incident counts for the list/search parts (comma-separated, ascending)",
+    )
+    parser.add_argument(
+        "--only",
+        default="create,lists,search",
+        help="comma-separated parts: create, lists, search",
+    )
+    parser.add_argument("--duration", type=float, default=10.0, help="create: measured seconds")
+    parser.add_argument("--warmup", type=float, default=2.0, help="create: warm-up seconds")
+    parser.add_argument("--concurrency", type=int, default=4, help="create: client connections")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=2, help="gunicorn threads per worker")
+    parser.add_argument("--requests", type=int, default=30, help="lists: timed requests each")
+    parser.add_argument(
+        "--profile",
+        default="",
+        help="comma-separated scenarios to cProfile at each size, e.g. queue_open:agent, "
+        "search_common:admin, create:admin (reports in bench/results/profile-*.txt)",
+    )
+    parser.add_argument("--pg-url", default=PG_ADMIN_URL, help="PostgreSQL admin connection")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the databases and data dirs for inspection"
+    )
+    parser.add_argument("--output", default=str(BENCH / "results" / "latest.json"))
+    args = parser.parse_args(argv)
+    args.sizes = sorted({int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()})
+    args.profile = [p.strip() for p in args.profile.split(",") if p.strip()]
+    parts = {p.strip() for p in args.only.split(",") if p.strip()}
+    unknown = parts - {"create", "lists", "search"}
+    if unknown:
+        parser.error(f"unknown part(s) for --only: {', '.join(sorted(unknown))}")
+    vendors = (
+        ["sqlite", "postgresql"]
+        if args.db == "both"
+        else ["postgresql" if args.db == "postgres" else "sqlite"]
+    )
+    results = {
+        "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "args": {k: v for k, v in vars(args).items() if k != "pg_url"} | {"only": sorted(parts)},
+        "targets": TARGETS,
+        "databases": {},
+    }
+    t_start = time.perf_counter()
+    for vendor in vendors:
+        if vendor == "postgresql":
+            problem = BenchDatabase.postgres_problem(args.pg_url)
+            if problem:
+                log(f"PostgreSQL unreachable at {args.pg_url}, skipping it: {problem}")
+                results["databases"][vendor] = {"skipped": f"unreachable: {problem}"}
+                continue
+        out = results["databases"][vendor] = {}
+        try:
+            bench_database(vendor, args, parts, out)
+        except KeyboardInterrupt:
+            log("interrupted; servers stopped and temporary data removed")
+            raise
+        except Exception as exc:  # noqa: BLE001 - report and go on with the next database
+            log(f"[{vendor}] FAILED: {exc}")
+            out["error"] = str(exc)
+    results["total_s"] = round(time.perf_counter() - t_start, 1)
+    text = report(results)
+    print(text)
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    log(f"done in {results['total_s']} s; results in {out}")
+    failed = any("error" in d for d in results["databases"].values())
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
