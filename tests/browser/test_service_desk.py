@@ -147,9 +147,15 @@ def test_agent_assigns_works_and_resolves_an_incident(
     expect(status).to_have_text("In progress")
     screenshot(page, "resolve-refused")
 
-    page.get_by_role("button", name="Resolve…").click()
-    resolve_form.get_by_label("Resolution code").select_option(label="Solved (permanently)")
+    # The refused form stays open with what was typed, so nothing is lost.
+    expect(resolve_form).to_be_visible()
     resolve_form.get_by_label("Resolution notes").fill("Replaced the faulty firmware.")
+    resolve_form.get_by_role("button", name="Resolve").click()
+    expect(alert).to_have_text(["Choose a resolution code."])
+    expect(resolve_form.get_by_label("Resolution notes")).to_have_value(
+        "Replaced the faulty firmware."
+    )
+    resolve_form.get_by_label("Resolution code").select_option(label="Solved (permanently)")
     resolve_form.get_by_role("button", name="Resolve").click()
     expect(status).to_have_text("Resolved")
     expect(page.get_by_role("alert")).to_have_count(0)

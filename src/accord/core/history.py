@@ -5,8 +5,11 @@ the actor taken from the current context. ``journal()`` adds a journal line (wor
 note, customer reply or system event) to any record.
 """
 
+import datetime
+
 from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from .context import current_actor
 
@@ -78,3 +81,63 @@ def record_m2m(instance, before: dict):
     changes = {name: [before[name], after[name]] for name in before if before[name] != after[name]}
     if changes:
         record(instance, "update", changes)
+
+
+def _display(field, value, labels):
+    if value in (None, ""):
+        return "—"
+    if field is None:
+        return str(value)
+    if field.is_relation:
+        if isinstance(value, list):
+            return ", ".join(str(labels.get((field.related_model, v), v)) for v in value) or "—"
+        return str(labels.get((field.related_model, value), value))
+    if field.choices:
+        return str(dict(field.flatchoices).get(value, value))
+    if isinstance(value, bool):
+        return str(_("yes") if value else _("no"))
+    if field.get_internal_type() == "DateTimeField":
+        try:
+            moment = datetime.datetime.fromisoformat(value)
+        except (TypeError, ValueError):
+            return str(value)
+        return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
+    return str(value)
+
+
+def describe(model, change_rows):
+    """Attach ``rows`` [(label, before, after)] to each ObjectChange, in words: field
+    labels, choice labels, names instead of ids (looked up once per related type)."""
+    fields = {}
+    for f in model._meta.get_fields():
+        if getattr(f, "concrete", False) or f.many_to_many:
+            fields[f.name] = f
+    def pairs(change):
+        # A create row holds the initial values; an update row holds [before, after].
+        if change.action == "create":
+            return {name: [None, value] for name, value in change.changes.items()}
+        return change.changes
+
+    wanted = {}
+    for change in change_rows:
+        for name, pair in pairs(change).items():
+            field = fields.get(name)
+            if field is not None and field.is_relation and field.related_model is not None:
+                for value in pair:
+                    for v in value if isinstance(value, list) else [value]:
+                        if v is not None:
+                            wanted.setdefault(field.related_model, set()).add(v)
+    labels = {}
+    for related, ids in wanted.items():
+        for pk, obj in related._default_manager.in_bulk(list(ids)).items():
+            labels[(related, pk)] = obj
+    for change in change_rows:
+        change.rows = [
+            (
+                str(fields[name].verbose_name) if name in fields else name,
+                _display(fields.get(name), pair[0], labels),
+                _display(fields.get(name), pair[1], labels),
+            )
+            for name, pair in pairs(change).items()
+        ]
+    return change_rows

@@ -139,7 +139,9 @@ def timeline(record, user):
         journal = journal.filter(customer_visible=True)
     items = [("journal", e.created, e) for e in journal]
     if not scope.is_customer:
-        changes = ObjectChange.objects.filter(content_type=ct, object_id=record.pk)
+        changes = history.describe(
+            type(record), list(ObjectChange.objects.filter(content_type=ct, object_id=record.pk))
+        )
         items += [("change", c.time, c) for c in changes]
     items.sort(key=lambda i: (i[1], 0 if i[0] == "change" else 1))
     return items
@@ -264,6 +266,7 @@ class RecordFormMixin:
                 "below and were not saved; reload the record, then apply them again."
             ),
         )
+        form.stale = True  # the page offers the current record beside the kept input
         return self.render_form(form, status=409)
 
     def apply_errors(self, form, exc: ValidationError):

@@ -26,7 +26,13 @@ ASSIGNMENT_FIELDS = ("assignment_team", "assignee")
 # the user may choose from (and the number is ours); checking them again would cost a
 # query each on every write.
 CALLER_CHECKED = [
-    "number", "customer", "caller", "service", "category", "assignment_team", "assignee",
+    "number",
+    "customer",
+    "caller",
+    "service",
+    "category",
+    "assignment_team",
+    "assignee",
 ]
 
 

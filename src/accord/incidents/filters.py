@@ -1,6 +1,7 @@
 """The one filterset per record type, shared by the queue pages and the API."""
 
 import django_filters as filters
+from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
@@ -55,12 +56,29 @@ class TicketFilterSet(filters.FilterSet):
     assignee = filters.ModelChoiceFilter(
         label=_("Assigned to"), queryset=User.objects.exclude(role="customer")
     )
+    # A date (in the user's time zone) or an ISO 8601 date-time.
     created_after = filters.IsoDateTimeFilter(
-        field_name="created", lookup_expr="gte", label=_("Created from")
+        field_name="created",
+        lookup_expr="gte",
+        label=_("Created from"),
+        widget=forms.DateInput(attrs={"type": "date"}),
     )
     created_before = filters.IsoDateTimeFilter(
-        field_name="created", lookup_expr="lt", label=_("Created before")
+        field_name="created",
+        lookup_expr="lt",
+        label=_("Created before"),
+        widget=forms.DateInput(attrs={"type": "date"}),
     )
+
+    # What a customer user does not filter on: the provider's internal assignment.
+    STAFF_ONLY = ("assignment_team", "assignee", "customer", "category")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        scope = scope_for(self.request.user) if self.request else None
+        if scope is not None and scope.is_customer:
+            for name in self.STAFF_ONLY:
+                self.filters.pop(name, None)
 
     def filter_words(self, queryset, name, value):
         ids = search.matching_object_ids(queryset.model, value)
@@ -74,7 +92,10 @@ class TicketFilterSet(filters.FilterSet):
 
 
 class IncidentFilterSet(TicketFilterSet):
-    is_major = filters.BooleanFilter(label=_("Major incident"))
+    is_major = filters.BooleanFilter(
+        label=_("Major incident"),
+        widget=forms.Select(choices=[("", _("Any")), ("true", _("Yes")), ("false", _("No"))]),
+    )
 
     class Meta:
         model = Incident

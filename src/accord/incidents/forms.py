@@ -60,6 +60,8 @@ class TicketForm(forms.ModelForm):
     )
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
+    field_order = [*TICKET_FIELDS[: TICKET_FIELDS.index("priority") + 1], "priority_reason"]
+
     class Meta:
         fields = TICKET_FIELDS
         widgets = {

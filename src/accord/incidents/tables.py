@@ -22,3 +22,12 @@ class TicketTable(Table):
     )
     default_sort = "priority"
     select_related = ("customer", "service", "assignment_team", "assignee")
+
+
+class CustomerTicketTable(TicketTable):
+    """What a customer user's list shows: their records, without internal assignment."""
+
+    columns = tuple(
+        c for c in TicketTable.columns if c.name not in ("customer", "assignment_team", "assignee")
+    )
+    select_related = ("service",)

@@ -30,7 +30,7 @@ from .forms import (
     ticket_form_for,
 )
 from .models import Incident, MajorIncidentReview, ServiceRequest
-from .tables import TicketTable
+from .tables import CustomerTicketTable, TicketTable
 
 FILTERSETS = {Incident: IncidentFilterSet, ServiceRequest: ServiceRequestFilterSet}
 
@@ -59,7 +59,11 @@ class QueueView(TicketViewMixin, RecordListView):
     """A queue of incidents or requests, with the queue tabs and their counts."""
 
     template_name = "incidents/queue.html"
-    table_class = TicketTable
+
+    @property
+    def table_class(self):
+        scope = scope_for(self.request.user)
+        return CustomerTicketTable if scope is not None and scope.is_customer else TicketTable
 
     @property
     def filterset_class(self):
@@ -207,13 +211,34 @@ class TicketActionView(TicketViewMixin, View):
         except (StaleRecordError, ValidationError) as exc:
             status = 409 if isinstance(exc, StaleRecordError) else 400
             record = self.get_record(pk)
-            return _respond(request, record, self, status=status, errors=_error_messages(exc))
+            return _respond(
+                request,
+                record,
+                self,
+                status=status,
+                errors=_error_messages(exc),
+                **self.keep_input(request, action, record),
+            )
         except PermissionDenied:
             raise
         record = self.get_record(pk)
         if not request.headers.get("HX-Request"):
             messages.success(request, _("Saved."))
         return _respond(request, record, self)
+
+    def keep_input(self, request, action, record):
+        """What the user typed, to show again (against the current version) when their
+        action was refused, so nothing they wrote is lost."""
+        if action == "transition":
+            data = request.POST.copy()
+            data["version"] = record.version
+            return {
+                "transition_form": TransitionForm(data),
+                "open_transition": request.POST.get("name"),
+            }
+        if action == "comment":
+            return {"journal_body": request.POST.get("body", "")}
+        return {}
 
     def _version(self, request):
         value = request.POST.get("version")

@@ -10,7 +10,11 @@ def _run(env_extra, tmp_path):
     env.update({"ACCORD_DATA_DIR": str(tmp_path), **env_extra})
     return subprocess.run(
         [sys.executable, "-m", "accord.cli", "check"],
-        env=env, capture_output=True, text=True, timeout=120, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
