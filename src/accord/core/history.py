@@ -112,6 +112,7 @@ def describe(model, change_rows):
     for f in model._meta.get_fields():
         if getattr(f, "concrete", False) or f.many_to_many:
             fields[f.name] = f
+
     def pairs(change):
         # A create row holds the initial values; an update row holds [before, after].
         if change.action == "create":
