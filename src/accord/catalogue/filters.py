@@ -3,7 +3,7 @@
 import django_filters as filters
 from django.utils.translation import gettext_lazy as _
 
-from accord.core.policy import restrict
+from accord.core.policy import visible_choices
 from accord.organizations.models import Customer
 from accord.users.models import Team
 
@@ -11,17 +11,12 @@ from .choices import ServiceStatus
 from .models import Service
 
 
-def _customers(request):
-    # Only the customers the user may see: a choice list must not name the others.
-    return restrict(Customer.objects.all(), request.user) if request else Customer.objects.none()
-
-
 class ServiceFilterSet(filters.FilterSet):
     name = filters.CharFilter(label=_("Name contains"), lookup_expr="icontains")
     status = filters.MultipleChoiceFilter(label=_("Status"), choices=ServiceStatus.choices)
     support_team = filters.ModelChoiceFilter(label=_("Support team"), queryset=Team.objects.all())
     customer = filters.ModelChoiceFilter(
-        label=_("Customer"), field_name="customers", queryset=_customers
+        label=_("Customer"), field_name="customers", queryset=visible_choices(Customer)
     )
 
     class Meta:

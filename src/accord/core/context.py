@@ -25,7 +25,9 @@ class Actor:
     @property
     def label(self) -> str:
         if self.user_id is not None:
-            return str(self.user.get_username())
+            user = self.user
+            full = user.get_full_name() if hasattr(user, "get_full_name") else ""
+            return full or str(user.get_username())
         return self.via
 
 

@@ -116,3 +116,15 @@ def customer_allowed(user, customer_id) -> bool:
     if scope is None or customer_id is None:
         return False
     return scope.all_customers or customer_id in scope.customer_ids
+
+
+def visible_choices(model):
+    """For a filter's ``queryset=``: the rows of ``model`` the requesting user may see,
+    so a choice list never names another customer's records."""
+
+    def choices(request):
+        if request is None:
+            return model._default_manager.none()
+        return restrict(model._default_manager.all(), request.user)
+
+    return choices

@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accord.catalogue.models import Service
 from accord.core import search
-from accord.core.policy import restrict, scope_for
+from accord.core.policy import scope_for, visible_choices
 from accord.organizations.models import Customer
 from accord.users.models import Team, User
 
@@ -21,14 +21,6 @@ QUEUES = [
     ("open", _("All open")),
     ("all", _("All")),
 ]
-
-
-def _customers(request):
-    return restrict(Customer.objects.all(), request.user) if request else Customer.objects.none()
-
-
-def _services(request):
-    return restrict(Service.objects.all(), request.user) if request else Service.objects.none()
 
 
 def apply_queue(queryset, queue, user):
@@ -49,8 +41,8 @@ class TicketFilterSet(filters.FilterSet):
     queue = filters.ChoiceFilter(label=_("Queue"), choices=QUEUES, method="filter_queue")
     status = filters.MultipleChoiceFilter(label=_("Status"), choices=Status.choices)
     priority = filters.MultipleChoiceFilter(label=_("Priority"), choices=Priority.choices)
-    customer = filters.ModelChoiceFilter(label=_("Customer"), queryset=_customers)
-    service = filters.ModelChoiceFilter(label=_("Service"), queryset=_services)
+    customer = filters.ModelChoiceFilter(label=_("Customer"), queryset=visible_choices(Customer))
+    service = filters.ModelChoiceFilter(label=_("Service"), queryset=visible_choices(Service))
     category = filters.ModelChoiceFilter(label=_("Category"), queryset=Category.objects.all())
     assignment_team = filters.ModelChoiceFilter(label=_("Team"), queryset=Team.objects.all())
     assignee = filters.ModelChoiceFilter(

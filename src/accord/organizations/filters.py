@@ -3,7 +3,7 @@
 import django_filters as filters
 from django.utils.translation import gettext_lazy as _
 
-from accord.core.policy import restrict
+from accord.core.policy import visible_choices
 
 from .models import Contact, Customer
 
@@ -16,14 +16,9 @@ class CustomerFilterSet(filters.FilterSet):
         fields = ["name", "active"]
 
 
-def _customers(request):
-    # Only the customers the user may see: a choice list must not name the others.
-    return restrict(Customer.objects.all(), request.user) if request else Customer.objects.none()
-
-
 class ContactFilterSet(filters.FilterSet):
     name = filters.CharFilter(label=_("Name contains"), lookup_expr="icontains")
-    customer = filters.ModelChoiceFilter(label=_("Customer"), queryset=_customers)
+    customer = filters.ModelChoiceFilter(label=_("Customer"), queryset=visible_choices(Customer))
 
     class Meta:
         model = Contact

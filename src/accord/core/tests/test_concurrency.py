@@ -111,7 +111,7 @@ def test_fifty_writers_that_retry_lose_no_update(world, make_incident):
     def write_until_applied(i):
         client = api_client(key)
         rng = random.Random(i)
-        for attempt in range(1, 301):
+        for attempt in range(1, 101):
             read = client.get(url)
             assert read.status_code == 200, body_of(read)
             response = client.patch(
@@ -124,7 +124,7 @@ def test_fifty_writers_that_retry_lose_no_update(world, make_incident):
             assert response.status_code == 409, (response.status_code, body_of(response))
             assert response.json()["code"] == "stale_version"
             # Back off a little, so the writers do not all collide again at once.
-            time.sleep(rng.uniform(0, 0.002 * min(attempt, 10)))
+            time.sleep(rng.uniform(0, 0.02 * 2 ** min(attempt, 5)))
         raise AssertionError(f"writer {i} gave up after {attempt} attempts")
 
     run_threads(THREADS, write_until_applied, timeout=120)
