@@ -8,6 +8,7 @@ note, customer reply or system event) to any record.
 import datetime
 
 from django.contrib.contenttypes.models import ContentType
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -76,10 +77,24 @@ def m2m_snapshot(instance, names):
 
 
 def record_m2m(instance, before: dict):
-    """Log the many-to-many fields that changed since ``before`` (from m2m_snapshot)."""
+    """Log the many-to-many fields that changed since ``before`` (from m2m_snapshot).
+
+    Such a change is an edit of the record too: its version goes up, guarded like any
+    other write, so two editors of the same version can't both replace the set."""
+    from .records import StaleRecordError
+
     after = m2m_snapshot(instance, before)
     changes = {name: [before[name], after[name]] for name in before if before[name] != after[name]}
     if changes:
+        bumped = (
+            type(instance)
+            ._base_manager.filter(pk=instance.pk, version=instance.version)
+            .update(version=F("version") + 1, updated=timezone.now())
+        )
+        if not bumped:
+            raise StaleRecordError(instance, instance.version)
+        instance.version += 1
+        instance._remember()
         record(instance, "update", changes)
 
 

@@ -9,10 +9,15 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from . import history
 from .models import RecordLink
 from .policy import can, restrict
+
+# One answer for "no such number" and "not yours to see": a refusal must not reveal
+# that another customer's record exists.
+NOT_FOUND = gettext_lazy("You have no record with the number %(number)s.")
 
 
 def link(a, b, user):
@@ -23,7 +28,7 @@ def link(a, b, user):
         raise ValidationError({"number": _("A record cannot be linked to itself.")})
     for record in (a, b):
         if not restrict(type(record)._default_manager.filter(pk=record.pk), user).exists():
-            raise ValidationError({"number": _("No such record.")})
+            raise ValidationError({"number": NOT_FOUND % {"number": getattr(b, "number", b.pk)}})
     ct_a = ContentType.objects.get_for_model(type(a))
     ct_b = ContentType.objects.get_for_model(type(b))
     if RecordLink.objects.filter(

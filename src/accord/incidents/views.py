@@ -292,7 +292,7 @@ class TicketActionView(TicketViewMixin, View):
         model = {"INC": Incident, "REQ": ServiceRequest}.get(number[:3])
         other = model.objects.filter(number=number).first() if model else None
         if other is None:
-            raise ValidationError({"number": _("No record has the number %(n)s.") % {"n": number}})
+            raise ValidationError({"number": links.NOT_FOUND % {"number": number}})
         links.link(record, other, request.user)
 
     def do_major_update(self, request, record):
