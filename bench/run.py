@@ -10,6 +10,7 @@ written to bench/results/latest.json.
 
 import argparse
 import datetime as dt
+import functools
 import json
 import os
 import platform
@@ -142,6 +143,7 @@ def free_port():
         return s.getsockname()[1]
 
 
+@functools.cache
 def _gunicorn_has(option):
     out = subprocess.run(
         [PYTHON, "-m", "gunicorn", "--help"], capture_output=True, text=True, check=False

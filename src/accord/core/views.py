@@ -23,6 +23,15 @@ from .pagination import paginate
 from .policy import can, restrict, scope_for
 from .records import StaleRecordError
 
+COUNT_LIMIT = 1000
+
+
+def capped_count(queryset, limit=COUNT_LIMIT):
+    """(count, more): an exact count up to ``limit``; past it, "more than that" without
+    counting a million rows on every page view."""
+    n = queryset[: limit + 1].count()
+    return min(n, limit), n > limit
+
 
 class RecordListView(LoginRequiredMixin, TemplateView):
     """A filtered, sorted, paged list of one record type within the user's scope."""
@@ -69,17 +78,23 @@ class RecordListView(LoginRequiredMixin, TemplateView):
         name, field, descending = self.sort_spec(table)
         if request.GET.get("export") == "csv":
             return self.export(qs.order_by(f"-{field}" if descending else field, "pk"), table)
+        total, total_more = capped_count(qs)
         rows, next_cursor, prev_cursor = paginate(
             qs, field, descending, request.GET.get("cursor"), self.page_size
         )
         context = self.get_context_data(
             table=table,
             rows=rows,
+            rendered=table.render(rows, self.model),
+            wrap_columns={
+                i for i, c in enumerate(table.columns) if c.name in ("short_description", "name")
+            },
             sort_name=name,
             descending=descending,
             next_url=self.url_with(cursor=next_cursor) if next_cursor else None,
             prev_url=self.url_with(cursor=prev_cursor) if prev_cursor else None,
-            total=qs.count(),
+            total=total,
+            total_more=total_more,
             filterset=self.filterset,
             title=self.title,
             list_name=self.list_name,

@@ -16,7 +16,13 @@ from accord.core import links
 from accord.core.forms import AttachmentForm, JournalForm
 from accord.core.policy import can, restrict, scope_for
 from accord.core.records import StaleRecordError
-from accord.core.views import RecordFormMixin, RecordListView, attachments_for, timeline
+from accord.core.views import (
+    RecordFormMixin,
+    RecordListView,
+    attachments_for,
+    capped_count,
+    timeline,
+)
 
 from . import actions
 from .filters import QUEUES, IncidentFilterSet, ServiceRequestFilterSet, apply_queue
@@ -106,18 +112,23 @@ class QueueView(TicketViewMixin, RecordListView):
             q for q in QUEUES if not (scope.is_customer and q[0] in ("mine", "team", "unassigned"))
         ]
         current = self.request.GET.get("queue", "open")
-        context["queues"] = [
-            {
-                "key": key,
-                "label": label,
-                "active": key == current,
-                "count": apply_queue(base, key, self.request.user).count()
+        context["queues"] = []
+        for key, label in queues:
+            count, more = (
+                capped_count(apply_queue(base, key, self.request.user))
                 if key != "all"
-                else None,
-                "url": f"?queue={key}",
-            }
-            for key, label in queues
-        ]
+                else (None, False)
+            )
+            context["queues"].append(
+                {
+                    "key": key,
+                    "label": label,
+                    "active": key == current,
+                    "count": count,
+                    "more": more,
+                    "url": f"?queue={key}",
+                }
+            )
         context["namespace"] = self.namespace
         return context
 

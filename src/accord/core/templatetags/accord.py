@@ -1,64 +1,17 @@
 """Template helpers for tables, badges and record links."""
 
-import datetime
-
 from django import template
-from django.utils import timezone
-from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from accord.core.tables import badge_html
 from accord.core.views import record_url
 
 register = template.Library()
 
-BADGES = {
-    "P1 - Critical": "danger",
-    "P2 - High": "warning",
-    "P3 - Moderate": "info",
-    "P4 - Low": "secondary",
-    "P5 - Planning": "light",
-    "New": "primary",
-    "Assigned": "info",
-    "In progress": "warning",
-    "Pending customer": "secondary",
-    "Pending supplier": "secondary",
-    "Pending change": "secondary",
-    "Resolved": "success",
-    "Closed": "dark",
-    "Cancelled": "light",
-    "Live": "success",
-    "Pipeline": "info",
-    "Retired": "secondary",
-}
-
-
-@register.simple_tag
-def cell(column, row):
-    value = column.value(row)
-    if value is None or value == "":
-        return mark_safe('<span class="text-body-tertiary">—</span>')  # noqa: S308
-    if isinstance(value, bool):
-        return "✓" if value else "—"
-    if isinstance(value, datetime.datetime):
-        local = timezone.localtime(value)
-        return format_html(
-            '<time datetime="{}" title="{}">{}</time>',
-            value.isoformat(),
-            local.strftime("%Y-%m-%d %H:%M"),
-            local.strftime("%d %b %H:%M"),
-        )
-    if column.badge:
-        return badge(value)
-    if column.link and hasattr(row, "get_absolute_url"):
-        return format_html('<a href="{}">{}</a>', row.get_absolute_url(), value)
-    return str(value)
-
 
 @register.simple_tag
 def badge(label):
-    colour = BADGES.get(str(label), "secondary")
-    text = "text-dark" if colour in ("light", "warning", "info") else ""
-    return format_html('<span class="badge text-bg-{} {}">{}</span>', colour, text, label)
+    return mark_safe(badge_html(label))  # noqa: S308  (escaped in badge_html)
 
 
 @register.filter
