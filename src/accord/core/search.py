@@ -113,17 +113,55 @@ def search(user, text: str, limit: int = 25, models=None):
     scope = scope_for(user)
     if not terms or scope is None:
         return []
+    cts = list(ContentType.objects.get_for_models(*models).values()) if models else None
+    if connection.vendor == "sqlite":
+        ids = _sqlite_search(terms, scope, cts, limit)
+        found = SearchEntry.objects.select_related("content_type").in_bulk(ids)
+        return [found[i] for i in ids if i in found]
     sql, params = _matching_ids_sql(terms)
     # The SQL is fixed text; the user's words travel only as a bound parameter.
     qs = SearchEntry.objects.filter(id__in=RawSQL(sql, params))  # noqa: S611
-    if models:
-        cts = ContentType.objects.get_for_models(*models).values()
-        qs = qs.filter(content_type__in=list(cts))
+    if cts:
+        qs = qs.filter(content_type__in=cts)
     if scope.is_customer:
         qs = qs.filter(customer_visible=True, customer_id__in=scope.customer_ids)
     elif not scope.all_customers:
         qs = qs.filter(Q(customer_id__in=scope.customer_ids) | Q(customer_id__isnull=True))
     return list(qs.select_related("content_type").order_by("-id")[:limit])
+
+
+def _placeholders(values):
+    return ", ".join(["%s"] * len(values))
+
+
+def _sqlite_search(terms, scope, cts, limit):
+    """Walk the FTS5 index newest first and stop at ``limit`` visible hits, instead of
+    collecting every match (a common word matches a good part of a million rows)."""
+    where = ["core_searchentry_fts MATCH %s"]
+    params = [" ".join(f'"{t}"*' for t in terms)]
+    if cts:
+        where.append(f"se.content_type_id IN ({_placeholders(cts)})")
+        params += [ct.pk for ct in cts]
+    ids = sorted(scope.customer_ids)
+    if scope.is_customer:
+        if not ids:
+            return []
+        where.append(f"se.customer_visible AND se.customer_id IN ({_placeholders(ids)})")
+        params += ids
+    elif not scope.all_customers:
+        visible = f"se.customer_id IN ({_placeholders(ids)}) OR " if ids else ""
+        where.append(f"({visible}se.customer_id IS NULL)")
+        params += ids
+    # Only placeholders are joined into the text; every value is a bound parameter.
+    sql = (
+        "SELECT se.id FROM core_searchentry_fts "  # noqa: S608
+        "JOIN core_searchentry se ON se.id = core_searchentry_fts.rowid "
+        f"WHERE {' AND '.join(where)} "
+        "ORDER BY core_searchentry_fts.rowid DESC LIMIT %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, limit])
+        return [row[0] for row in cursor.fetchall()]
 
 
 def matching_object_ids(model, text):
