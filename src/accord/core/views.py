@@ -86,9 +86,6 @@ class RecordListView(LoginRequiredMixin, TemplateView):
             table=table,
             rows=rows,
             rendered=table.render(rows, self.model),
-            wrap_columns={
-                i for i, c in enumerate(table.columns) if c.name in ("short_description", "name")
-            },
             sort_name=name,
             descending=descending,
             next_url=self.url_with(cursor=next_cursor) if next_cursor else None,
