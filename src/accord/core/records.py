@@ -53,6 +53,7 @@ class Record(models.Model):
     version = models.PositiveIntegerField(default=1, editable=False)
 
     customer_field: str | None = None
+    # Derived columns that are written like any other but not shown in the history.
     history_exclude: frozenset = frozenset()
 
     class Meta:
@@ -63,11 +64,7 @@ class Record(models.Model):
     def _tracked_fields(cls):
         cached = cls.__dict__.get("_tracked_cache")
         if cached is None:
-            cached = tuple(
-                f
-                for f in cls._meta.concrete_fields
-                if f.name not in UNTRACKED and f.name not in cls.history_exclude
-            )
+            cached = tuple(f for f in cls._meta.concrete_fields if f.name not in UNTRACKED)
             cls._tracked_cache = cached
         return cached
 
@@ -115,7 +112,7 @@ class Record(models.Model):
                     for f in self._tracked_fields()
                     if getattr(self, f.attname) not in (None, "")
                 }
-                history.record(self, "create", values)
+                history.record(self, "create", self._for_history(values))
                 search.index_record(self, created=True)
             else:
                 changes = self.tracked_changes()
@@ -147,7 +144,7 @@ class Record(models.Model):
                 if not updated:
                     raise StaleRecordError(self, expected)
                 self.version = expected + 1
-                history.record(self, "update", changes)
+                history.record(self, "update", self._for_history(changes))
                 search.index_record(self, created=False, changed=changes)
             self._remember()
 
@@ -158,6 +155,11 @@ class Record(models.Model):
             history.record(self, "delete", {})
             search.unindex_record(self)
             return super().delete(*args, **kwargs)
+
+    def _for_history(self, changes):
+        if not self.history_exclude:
+            return changes
+        return {k: v for k, v in changes.items() if k not in self.history_exclude}
 
     def before_create(self):
         """Hook for subclasses: fill derived values just before the first insert."""
@@ -173,6 +175,11 @@ class NumberedRecord(Record):
 
     class Meta:
         abstract = True
+
+    def _for_history(self, changes):
+        if not self.history_exclude:
+            return changes
+        return {k: v for k, v in changes.items() if k not in self.history_exclude}
 
     def before_create(self):
         from .numbering import next_number

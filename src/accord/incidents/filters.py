@@ -11,7 +11,7 @@ from accord.core.policy import scope_for, visible_choices
 from accord.organizations.models import Customer
 from accord.users.models import Team, User
 
-from .choices import OPEN_STATUSES, Priority, Status
+from .choices import Priority, Status
 from .models import Category, Incident, ServiceRequest
 
 QUEUES = [
@@ -26,13 +26,13 @@ QUEUES = [
 def apply_queue(queryset, queue, user):
     scope = scope_for(user)
     if queue == "mine":
-        return queryset.filter(assignee=user, status__in=OPEN_STATUSES)
+        return queryset.filter(assignee=user, is_open=True)
     if queue == "team":
-        return queryset.filter(assignment_team__in=scope.team_ids, status__in=OPEN_STATUSES)
+        return queryset.filter(assignment_team__in=scope.team_ids, is_open=True)
     if queue == "unassigned":
-        return queryset.filter(assignee__isnull=True, status__in=OPEN_STATUSES)
+        return queryset.filter(assignee__isnull=True, is_open=True)
     if queue == "open":
-        return queryset.filter(status__in=OPEN_STATUSES)
+        return queryset.filter(is_open=True)
     return queryset
 
 
