@@ -364,7 +364,10 @@ def close_expired_resolutions(models, now=None):
     closed = 0
     for model in models:
         due = model.objects.filter(status=Status.RESOLVED, resolved_at__lte=cutoff)
-        for pk in due.values_list("pk", flat=True).iterator():
+        # The ids are read in full first: a cursor left open across the writes below
+        # would hold SQLite's read snapshot, and once another request commits, the
+        # next write fails with "database is locked".
+        for pk in list(due.values_list("pk", flat=True)):
             with transaction.atomic():
                 ticket = model.objects.select_for_update().filter(pk=pk).first()
                 if (

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accord.catalogue.models import Service
 from accord.core import search
+from accord.core.filters import DateTimeFromFilter
 from accord.core.policy import scope_for, visible_choices
 from accord.organizations.models import Customer
 from accord.users.models import Team, User
@@ -52,18 +53,11 @@ class TicketFilterSet(filters.FilterSet):
     assignee = filters.ModelChoiceFilter(
         label=_("Assigned to"), queryset=User.objects.exclude(role="customer")
     )
-    # A date (in the user's time zone) or an ISO 8601 date-time.
-    created_after = filters.IsoDateTimeFilter(
-        field_name="created",
-        lookup_expr="gte",
-        label=_("Created from"),
-        widget=forms.DateInput(attrs={"type": "date"}),
+    created_after = DateTimeFromFilter(
+        field_name="created", lookup_expr="gte", label=_("Created from")
     )
-    created_before = filters.IsoDateTimeFilter(
-        field_name="created",
-        lookup_expr="lt",
-        label=_("Created before"),
-        widget=forms.DateInput(attrs={"type": "date"}),
+    created_before = DateTimeFromFilter(
+        field_name="created", lookup_expr="lt", label=_("Created before")
     )
 
     # What a customer user does not filter on: the provider's internal assignment.

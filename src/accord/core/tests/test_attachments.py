@@ -140,6 +140,15 @@ def test_another_customers_people_cannot_download(client, world, incident, media
     assert body(response) == b"%PDF-1.4 secret"
 
 
+def test_the_read_only_auditor_can_download_but_not_attach(client, world, incident, media):
+    client.force_login(world.agent_a)
+    upload(client, incident, "log.txt", b"trace")
+    client.force_login(world.auditor)
+    assert upload(client, incident, "mine.txt", b"x").status_code == 403
+    assert Attachment.objects.count() == 1
+    assert download(client, Attachment.objects.get()).status_code == 200
+
+
 def test_internal_attachments_are_hidden_from_the_customer(client, world, incident, media):
     client.force_login(world.agent_a)
     upload(client, incident, "public.txt", b"for everyone")

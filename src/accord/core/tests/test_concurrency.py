@@ -6,19 +6,24 @@ busy timeout) and on PostgreSQL alike: a loser gets a clean 409, never a 500 or
 "database is locked", and nothing is lost or duplicated.
 """
 
+import datetime
 import random
 import threading
 import time
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
-from django.db import connection
+from django.db import connection, transaction
+from django.utils import timezone
 from rest_framework.test import APIClient
 
+from accord.core import history
 from accord.core.context import acting_as
-from accord.core.models import ObjectChange
-from accord.incidents.actions import log_ticket
+from accord.core.models import JournalEntry, ObjectChange
+from accord.incidents.actions import log_ticket, transition
 from accord.incidents.models import Incident
+from accord.incidents.tasks import close_resolved_records
+from accord.organizations.models import Customer
 from accord.users.models import ApiToken
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -166,3 +171,89 @@ def test_concurrent_creates_get_distinct_reference_numbers(world):
     # Each thread's own numbers rise: the allocator never hands back an older one.
     for chunk in results:
         assert chunk == sorted(chunk)
+
+
+# --- the auto-close job ------------------------------------------------------------------
+def resolve_long_ago(incident, user, days=30):
+    with acting_as(user, "test"):
+        transition(incident, user, "start", expected_version=incident.version)
+        transition(
+            incident,
+            user,
+            "resolve",
+            expected_version=incident.version,
+            resolution_code="solved",
+            resolution_notes="Fixed.",
+        )
+    Incident.objects.filter(pk=incident.pk).update(
+        resolved_at=timezone.now() - datetime.timedelta(days=days)
+    )
+
+
+def test_overlapping_auto_close_runs_close_each_record_once(world, make_incident):
+    incidents = [make_incident() for _ in range(5)]
+    for incident in incidents:
+        resolve_long_ago(incident, world.agent_a)
+
+    closed = run_threads(6, lambda i: close_resolved_records.call_local())
+
+    assert sum(closed) == len(incidents)
+    assert not Incident.objects.exclude(status="closed").exists()
+    by_job = ObjectChange.objects.filter(via="job:auto-close")
+    assert sorted(by_job.values_list("object_id", flat=True)) == sorted(i.pk for i in incidents)
+    closing = JournalEntry.objects.filter(body__startswith="Closed automatically")
+    assert sorted(closing.values_list("object_id", flat=True)) == sorted(i.pk for i in incidents)
+
+
+def test_a_long_auto_close_run_survives_other_writers(world, make_incident, monkeypatch):
+    """More due records than one fetch of the job's query (2,000), and someone else
+    writes while the job works through them: on SQLite the job's open read cursor
+    pinned an old snapshot, so its next write failed with "database is locked"."""
+    template = make_incident()
+    resolve_long_ago(template, world.agent_a)
+    template = Incident.objects.get(pk=template.pk)
+    fields = {
+        f.attname: getattr(template, f.attname)
+        for f in Incident._meta.concrete_fields
+        if f.attname not in ("id", "number")
+    }
+    Incident.objects.bulk_create(
+        [Incident(**fields, number=f"INC9{n:06d}") for n in range(2100)], batch_size=500
+    )
+
+    class Enough(Exception):
+        pass
+
+    real_event = history.event
+    calls, writer_errors = [], []
+
+    def other_writer():
+        try:
+            with acting_as(world.admin, "web"):
+                Customer.objects.create(name="Meanwhile Inc", code="meanwhile")
+        except Exception as exc:
+            writer_errors.append(repr(exc))
+        finally:
+            connection.close()
+
+    def another_request_writes():
+        thread = threading.Thread(target=other_writer)
+        thread.start()
+        thread.join(60)
+
+    def event_then_a_concurrent_write(*args, **kwargs):
+        entry = real_event(*args, **kwargs)
+        calls.append(entry)
+        if len(calls) == 1:
+            # Once the job has committed its first record, another request writes.
+            transaction.on_commit(another_request_writes)
+        if len(calls) == 5:
+            raise Enough  # the job went on writing after the other writer: enough seen
+        return entry
+
+    monkeypatch.setattr(history, "event", event_then_a_concurrent_write)
+    with pytest.raises(Enough):
+        close_resolved_records.call_local()
+    assert not writer_errors
+    assert Customer.objects.filter(code="meanwhile").exists()
+    assert Incident.objects.filter(status="closed").count() == 4
