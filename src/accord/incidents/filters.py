@@ -13,7 +13,7 @@ from accord.organizations.models import Customer
 from accord.users.models import Team, User
 
 from .choices import Priority, Status
-from .models import Category, Incident, ServiceRequest
+from .models import OPEN, Category, Incident, ServiceRequest
 
 QUEUES = [
     ("mine", _("My work")),
@@ -27,13 +27,13 @@ QUEUES = [
 def apply_queue(queryset, queue, user):
     scope = scope_for(user)
     if queue == "mine":
-        return queryset.filter(assignee=user, is_open=True)
+        return queryset.filter(OPEN, assignee=user)
     if queue == "team":
-        return queryset.filter(assignment_team__in=scope.team_ids, is_open=True)
+        return queryset.filter(OPEN, assignment_team__in=scope.team_ids)
     if queue == "unassigned":
-        return queryset.filter(assignee__isnull=True, is_open=True)
+        return queryset.filter(OPEN, assignee__isnull=True)
     if queue == "open":
-        return queryset.filter(is_open=True)
+        return queryset.filter(OPEN)
     return queryset
 
 

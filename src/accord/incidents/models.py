@@ -150,6 +150,8 @@ def ticket_indexes(prefix):
         models.Index(fields=["is_open", "priority", "id"], name=f"{prefix}_open_prio"),
         models.Index(fields=["is_open", "updated", "id"], name=f"{prefix}_open_upd"),
         models.Index(fields=["status", "id"], name=f"{prefix}_status_id"),
+        models.Index(fields=["status", "priority", "id"], name=f"{prefix}_status_prio"),
+        models.Index(fields=["status", "updated", "id"], name=f"{prefix}_status_upd"),
         models.Index(fields=["customer", "is_open", "priority", "id"], name=f"{prefix}_cust_open"),
         models.Index(fields=["assignee", "is_open"], name=f"{prefix}_assignee_open"),
         models.Index(fields=["assignment_team", "is_open"], name=f"{prefix}_team_open"),
@@ -157,6 +159,12 @@ def ticket_indexes(prefix):
         models.Index(fields=["updated"], name=f"{prefix}_updated"),
         models.Index(fields=["status", "resolved_at"], name=f"{prefix}_status_resolved"),
     ]
+
+
+# "Open" as a filter. Written as a comparison with a value on purpose: Django turns
+# ``is_open=True`` into a bare ``WHERE is_open``, which SQLite cannot answer from an
+# index; ``is_open = 1`` is an index seek on both databases.
+OPEN = models.Q(is_open=models.Value(True))
 
 
 class Ticket(NumberedRecord):
