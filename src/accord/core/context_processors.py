@@ -1,6 +1,7 @@
 """Template context every page needs: the menu, the user's scope, the demo banner."""
 
 from django.conf import settings
+from django.core.cache import cache
 
 from . import navigation
 from .models import SiteFlag
@@ -10,9 +11,13 @@ from .policy import scope_for
 def accord(request):
     user = getattr(request, "user", None)
     scope = scope_for(user)
-    demo = request.__dict__.get("_accord_demo")
-    if demo is None and scope is not None:
-        demo = SiteFlag.objects.filter(key="demo_data").exists()
+    demo = False
+    if scope is not None:
+        # Whether demo data is loaded changes once in an installation's life: asked of
+        # the database once a minute per process, not on every page.
+        demo = cache.get_or_set(
+            "accord:demo-data", lambda: SiteFlag.objects.filter(key="demo_data").exists(), 60
+        )
     return {
         "accord_scope": scope,
         "accord_menu": navigation.menu_for(scope),

@@ -11,3 +11,18 @@ def test_queue_and_detail_render(client, world, make_incident):
     assert inc.number in r.content.decode()
     r = client.get(inc.get_absolute_url())
     assert r.status_code == 200
+
+
+@pytest.mark.django_db
+def test_demo_banner_shows_only_while_demo_data_is_loaded(client, world):
+    from django.core.cache import cache
+
+    from accord.core.models import SiteFlag
+
+    client.force_login(world.agent_a)
+    cache.clear()
+    assert "Demo data is loaded" not in client.get(reverse("incidents:queue")).content.decode()
+    SiteFlag.objects.create(key="demo_data", value="now")
+    cache.clear()
+    assert "Demo data is loaded" in client.get(reverse("incidents:queue")).content.decode()
+    cache.clear()
