@@ -29,7 +29,8 @@ COUNT_LIMIT = 1000
 def capped_count(queryset, limit=COUNT_LIMIT):
     """(count, more): an exact count up to ``limit``; past it, "more than that" without
     counting a million rows on every page view."""
-    n = queryset[: limit + 1].count()
+    # No ORDER BY: a count needs none, and with one the database must sort first.
+    n = queryset.order_by()[: limit + 1].count()
     return min(n, limit), n > limit
 
 
