@@ -42,7 +42,6 @@ class Scope:
     role: str
     all_customers: bool
     customer_ids: frozenset
-    team_ids: frozenset
 
     @property
     def is_customer(self) -> bool:

@@ -18,6 +18,7 @@ from accord.users.models import User
 from . import actions
 from .choices import Priority, ResolutionCode
 from .filters import IncidentFilterSet, ServiceRequestFilterSet
+from .forms import TICKET_FIELDS as FORM_FIELDS
 from .forms import callers_for, staff_users
 from .models import Category, Incident, ServiceRequest
 
@@ -32,22 +33,7 @@ TICKET_READ_ONLY = [
     "created",
     "updated",
 ]
-TICKET_FIELDS = [
-    "customer",
-    "caller",
-    "service",
-    "category",
-    "short_description",
-    "description",
-    "impact",
-    "urgency",
-    "priority",
-    "priority_reason",
-    "assignment_team",
-    "assignee",
-    "workaround",
-    "version",
-]
+TICKET_FIELDS = [*FORM_FIELDS, "priority_reason", "version"]
 
 
 class ScopedRelatedField(serializers.PrimaryKeyRelatedField):

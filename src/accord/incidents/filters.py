@@ -25,16 +25,28 @@ QUEUES = [
 
 
 def apply_queue(queryset, queue, user):
-    scope = scope_for(user)
     if queue == "mine":
         return queryset.filter(OPEN, assignee=user)
     if queue == "team":
-        return queryset.filter(OPEN, assignment_team__in=scope.team_ids)
+        return queryset.filter(OPEN, assignment_team__in=Team.objects.filter(members=user))
     if queue == "unassigned":
         return queryset.filter(OPEN, assignee__isnull=True)
     if queue == "open":
         return queryset.filter(OPEN)
     return queryset
+
+
+TICKET_FILTERS = [
+    "q",
+    "queue",
+    "status",
+    "priority",
+    "customer",
+    "service",
+    "category",
+    "assignment_team",
+    "assignee",
+]
 
 
 class TicketFilterSet(filters.FilterSet):
@@ -89,31 +101,10 @@ class IncidentFilterSet(TicketFilterSet):
 
     class Meta:
         model = Incident
-        fields = [
-            "q",
-            "queue",
-            "status",
-            "priority",
-            "customer",
-            "service",
-            "category",
-            "assignment_team",
-            "assignee",
-            "is_major",
-        ]
+        fields = [*TICKET_FILTERS, "is_major"]
 
 
 class ServiceRequestFilterSet(TicketFilterSet):
     class Meta:
         model = ServiceRequest
-        fields = [
-            "q",
-            "queue",
-            "status",
-            "priority",
-            "customer",
-            "service",
-            "category",
-            "assignment_team",
-            "assignee",
-        ]
+        fields = TICKET_FILTERS

@@ -89,18 +89,12 @@ class QueueView(TicketViewMixin, RecordListView):
 
     def get(self, request, *args, **kwargs):
         if "queue" not in request.GET and not request.GET.get("cursor"):
+            # Staff start on their own open work when they have some, else on all open.
             params = request.GET.copy()
-            params["queue"] = "open" if scope_for(request.user).is_customer else "mine"
-            if (
-                not scope_for(request.user).is_customer
-                and not self.base_queryset()
-                .filter(
-                    assignee=request.user,
-                    status__in=[s for s in ("new", "assigned", "in_progress")],
-                )
-                .exists()
-            ):
-                params["queue"] = "open"
+            mine = not scope_for(request.user).is_customer and (
+                apply_queue(self.base_queryset(), "mine", request.user).exists()
+            )
+            params["queue"] = "mine" if mine else "open"
             return redirect(f"{request.path}?{params.urlencode()}")
         return super().get(request, *args, **kwargs)
 

@@ -21,8 +21,14 @@ def test_demo_banner_shows_only_while_demo_data_is_loaded(client, world):
 
     client.force_login(world.agent_a)
     cache.clear()
-    assert "Demo data is loaded" not in client.get(reverse("incidents:queue") + "?queue=open").content.decode()
+    assert (
+        "Demo data is loaded"
+        not in client.get(reverse("incidents:queue") + "?queue=open").content.decode()
+    )
     SiteFlag.objects.create(key="demo_data", value="now")
     cache.clear()
-    assert "Demo data is loaded" in client.get(reverse("incidents:queue") + "?queue=open").content.decode()
+    assert (
+        "Demo data is loaded"
+        in client.get(reverse("incidents:queue") + "?queue=open").content.decode()
+    )
     cache.clear()
