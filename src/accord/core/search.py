@@ -12,7 +12,7 @@ from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
-from django.db.models import Q
+from django.db.models import BooleanField, Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -91,16 +91,20 @@ def _terms(text: str) -> list[str]:
     return _WORD.findall(text.lower())[:8]
 
 
-def _matching_ids_sql(terms):
-    """SQL (and params) selecting SearchEntry ids that contain every term."""
+def _matches(terms):
+    """A condition on SearchEntry: contains every term (as a word prefix). The SQL is
+    fixed text; the user's words travel only as a bound parameter."""
     if connection.vendor == "sqlite":
         match = " ".join(f'"{t}"*' for t in terms)
-        return "SELECT rowid FROM core_searchentry_fts WHERE core_searchentry_fts MATCH %s", [match]
+        sql = "SELECT rowid FROM core_searchentry_fts WHERE core_searchentry_fts MATCH %s"
+        return Q(id__in=RawSQL(sql, [match]))  # noqa: S611
     query = " & ".join(f"{t}:*" for t in terms)
-    return (
-        "SELECT id FROM core_searchentry WHERE "
-        "to_tsvector('simple', title || ' ' || body) @@ to_tsquery('simple', %s)",
-        [query],
+    return Q(
+        RawSQL(  # noqa: S611
+            "core_searchentry.search_vector @@ to_tsquery('simple', %s)",
+            [query],
+            output_field=BooleanField(),
+        )
     )
 
 
@@ -118,9 +122,7 @@ def search(user, text: str, limit: int = 25, models=None):
         ids = _sqlite_search(terms, scope, cts, limit)
         found = SearchEntry.objects.select_related("content_type").in_bulk(ids)
         return [found[i] for i in ids if i in found]
-    sql, params = _matching_ids_sql(terms)
-    # The SQL is fixed text; the user's words travel only as a bound parameter.
-    qs = SearchEntry.objects.filter(id__in=RawSQL(sql, params))  # noqa: S611
+    qs = SearchEntry.objects.filter(_matches(terms))
     if cts:
         qs = qs.filter(content_type__in=cts)
     if scope.is_customer:
@@ -172,8 +174,5 @@ def matching_object_ids(model, text):
     terms = _terms(text)
     if not terms:
         return None
-    sql, params = _matching_ids_sql(terms)
     ct = ContentType.objects.get_for_model(model)
-    return SearchEntry.objects.filter(id__in=RawSQL(sql, params), content_type=ct).values(  # noqa: S611
-        "object_id"
-    )
+    return SearchEntry.objects.filter(_matches(terms), content_type=ct).values("object_id")
