@@ -122,38 +122,75 @@ def search(user, text: str, limit: int = 25, models=None):
         ids = _sqlite_search(terms, scope, cts, limit)
         found = SearchEntry.objects.select_related("content_type").in_bulk(ids)
         return [found[i] for i in ids if i in found]
-    qs = SearchEntry.objects.filter(_matches(terms))
-    if cts:
-        qs = qs.filter(content_type__in=cts)
-    if scope.is_customer:
-        qs = qs.filter(customer_visible=True, customer_id__in=scope.customer_ids)
-    elif not scope.all_customers:
-        qs = qs.filter(Q(customer_id__in=scope.customer_ids) | Q(customer_id__isnull=True))
-    return list(qs.select_related("content_type").order_by("-id")[:limit])
+    ids = _postgres_search(terms, scope, cts, limit)
+    found = SearchEntry.objects.select_related("content_type").in_bulk(ids)
+    return [found[i] for i in ids if i in found]
 
 
 def _placeholders(values):
     return ", ".join(["%s"] * len(values))
 
 
-def _sqlite_search(terms, scope, cts, limit):
-    """Walk the FTS5 index newest first and stop at ``limit`` visible hits, instead of
-    collecting every match (a common word matches a good part of a million rows)."""
-    where = ["core_searchentry_fts MATCH %s"]
-    params = [" ".join(f'"{t}"*' for t in terms)]
+def _visible(scope, cts):
+    """SQL conditions (on alias ``se``) and parameters for what the scope may see."""
+    where, params = [], []
     if cts:
         where.append(f"se.content_type_id IN ({_placeholders(cts)})")
         params += [ct.pk for ct in cts]
     ids = sorted(scope.customer_ids)
     if scope.is_customer:
-        if not ids:
-            return []
-        where.append(f"se.customer_visible AND se.customer_id IN ({_placeholders(ids)})")
+        where.append(
+            f"se.customer_visible AND se.customer_id IN ({_placeholders(ids)})" if ids else "FALSE"
+        )
         params += ids
     elif not scope.all_customers:
         visible = f"se.customer_id IN ({_placeholders(ids)}) OR " if ids else ""
         where.append(f"({visible}se.customer_id IS NULL)")
         params += ids
+    return where, params
+
+
+# How many of the newest entries PostgreSQL scans first (see _postgres_search).
+RECENT_WINDOW = 20000
+
+
+def _postgres_search(terms, scope, cts, limit):
+    """Newest matches first, in two steps. A common word is found at once among the
+    newest entries; a rare one is looked up through the GIN index and only its few
+    matches are sorted. (Left to itself the planner cannot tell a common prefix from a
+    rare one and may walk the whole table backwards.)"""
+    query = " & ".join(f"{t}:*" for t in terms)
+    where, params = _visible(scope, cts)
+    visible = "".join(f" AND {w}" for w in where)
+    with connection.cursor() as cursor:
+        # Only placeholders are joined into the text; every value is a bound parameter.
+        cursor.execute(
+            "SELECT se.id FROM (SELECT * FROM core_searchentry "  # noqa: S608
+            "ORDER BY id DESC LIMIT %s) se "
+            f"WHERE se.search_vector @@ to_tsquery('simple', %s){visible} "
+            "ORDER BY se.id DESC LIMIT %s",
+            [RECENT_WINDOW, query, *params, limit],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+        if len(ids) >= limit:
+            return ids
+        cursor.execute(
+            "WITH se AS MATERIALIZED (SELECT * FROM core_searchentry "  # noqa: S608
+            "WHERE search_vector @@ to_tsquery('simple', %s)) "
+            f"SELECT se.id FROM se WHERE TRUE{visible} ORDER BY se.id DESC LIMIT %s",
+            [query, *params, limit],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _sqlite_search(terms, scope, cts, limit):
+    """Walk the FTS5 index newest first and stop at ``limit`` visible hits, instead of
+    collecting every match (a common word matches a good part of a million rows)."""
+    if scope.is_customer and not scope.customer_ids:
+        return []
+    where, params = _visible(scope, cts)
+    where.insert(0, "core_searchentry_fts MATCH %s")
+    params.insert(0, " ".join(f'"{t}"*' for t in terms))
     # Only placeholders are joined into the text; every value is a bound parameter.
     sql = (
         "SELECT se.id FROM core_searchentry_fts "  # noqa: S608
