@@ -12,7 +12,7 @@ from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
-from django.db.models import BooleanField, Q
+from django.db.models import Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -99,13 +99,8 @@ def _matches(terms):
         sql = "SELECT rowid FROM core_searchentry_fts WHERE core_searchentry_fts MATCH %s"
         return Q(id__in=RawSQL(sql, [match]))  # noqa: S611
     query = " & ".join(f"{t}:*" for t in terms)
-    return Q(
-        RawSQL(  # noqa: S611
-            "core_searchentry.search_vector @@ to_tsquery('simple', %s)",
-            [query],
-            output_field=BooleanField(),
-        )
-    )
+    sql = "SELECT id FROM core_searchentry WHERE search_vector @@ to_tsquery('simple', %s)"
+    return Q(id__in=RawSQL(sql, [query]))  # noqa: S611
 
 
 def search(user, text: str, limit: int = 25, models=None):

@@ -153,8 +153,10 @@ def ticket_indexes(prefix):
         models.Index(fields=["status", "priority", "id"], name=f"{prefix}_status_prio"),
         models.Index(fields=["status", "updated", "id"], name=f"{prefix}_status_upd"),
         models.Index(fields=["customer", "is_open", "priority", "id"], name=f"{prefix}_cust_open"),
-        models.Index(fields=["assignee", "is_open"], name=f"{prefix}_assignee_open"),
-        models.Index(fields=["assignment_team", "is_open"], name=f"{prefix}_team_open"),
+        # With the customer last, a queue count (capped) reads the index alone.
+        models.Index(fields=["assignee", "is_open", "customer"], name=f"{prefix}_assignee_open"),
+        models.Index(fields=["assignment_team", "is_open", "customer"], name=f"{prefix}_team_open"),
+        models.Index(fields=["is_open", "status", "customer"], name=f"{prefix}_open_status"),
         models.Index(fields=["created"], name=f"{prefix}_created"),
         models.Index(fields=["updated"], name=f"{prefix}_updated"),
         models.Index(fields=["status", "resolved_at"], name=f"{prefix}_status_resolved"),

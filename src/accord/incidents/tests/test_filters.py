@@ -31,3 +31,20 @@ def test_created_after_garbage_is_a_field_error(world):
     r = client.get("/api/incidents/", {"created_after": "yesterday"})
     assert r.status_code == 400
     assert "created_after" in r.json()
+
+
+@pytest.mark.django_db
+def test_words_filter_on_queue_and_api(client, world, make_incident):
+    a = make_incident(short_description="Scanner jams")
+    make_incident(short_description="Mail down")
+    client.force_login(world.agent_a)
+    page = client.get("/incidents/", {"queue": "all", "q": "scann"})
+    assert [r.number for r in page.context["rows"]] == [a.number]
+    by_number = client.get("/incidents/", {"queue": "all", "q": a.number.lower()})
+    assert [r.number for r in by_number.context["rows"]] == [a.number]
+    _, key = ApiToken.issue(world.agent_a, "t")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert [r["number"] for r in api.get("/api/incidents/", {"q": "jams"}).json()["results"]] == [
+        a.number
+    ]
