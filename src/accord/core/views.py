@@ -10,12 +10,12 @@ from django.db import transaction
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 
-from . import history, search
+from . import history, navigation, search
 from .exports import stream_csv
 from .forms import AttachmentForm
 from .models import Attachment, JournalEntry, ObjectChange, SavedFilter
@@ -305,9 +305,11 @@ class RecordFormMixin:
 
 
 def home(request):
-    if not request.user.is_authenticated:
+    """The start page is the first entry of the user's menu (their queue of work)."""
+    menu = navigation.menu_for(scope_for(request.user))
+    if not menu:
         return redirect("login")
-    return redirect(reverse("incidents:queue") + "?" + urlencode({}))
+    return redirect(menu[0].url)
 
 
 class RecordEditView(LoginRequiredMixin, RecordFormMixin, View):

@@ -32,3 +32,10 @@ def test_demo_banner_shows_only_while_demo_data_is_loaded(client, world):
         in client.get(reverse("incidents:queue") + "?queue=open").content.decode()
     )
     cache.clear()
+
+
+@pytest.mark.django_db
+def test_home_sends_people_to_their_first_menu_entry(client, world):
+    assert client.get("/")["Location"] == reverse("login")
+    client.force_login(world.customer_user_a)
+    assert client.get("/")["Location"] == reverse("incidents:queue")
