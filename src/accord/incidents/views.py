@@ -107,12 +107,15 @@ class QueueView(TicketViewMixin, RecordListView):
         ]
         current = self.request.GET.get("queue", "open")
         context["queues"] = []
+        # The list's own total is the active tab's count when nothing else filters it.
+        unfiltered = set(self.request.GET) <= {"queue", "sort", "cursor"}
         for key, label in queues:
-            count, more = (
-                capped_count(apply_queue(base, key, self.request.user))
-                if key != "all"
-                else (None, False)
-            )
+            if key == "all":
+                count, more = None, False
+            elif key == current and unfiltered:
+                count, more = context["total"], context["total_more"]
+            else:
+                count, more = capped_count(apply_queue(base, key, self.request.user))
             context["queues"].append(
                 {
                     "key": key,
