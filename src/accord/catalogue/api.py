@@ -1,5 +1,6 @@
 """REST API of the service catalogue."""
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
@@ -8,32 +9,22 @@ from accord.core import history
 from accord.core.api import RecordViewSet, VersionedSerializerMixin
 
 from .filters import ServiceFilterSet
-from .models import Service, ServiceHours
+from .models import SERVICE_FIELDS, Service, ServiceHours
 
 
 @extend_schema_serializer(component_name="CatalogueService")
 class ServiceSerializer(VersionedSerializerMixin, serializers.ModelSerializer):
     class Meta:
         model = Service
-        fields = [
-            "id",
-            "name",
-            "description",
-            "owner",
-            "status",
-            "customers",
-            "service_hours",
-            "support_team",
-            "depends_on",
-            "created",
-            "updated",
-            "version",
-        ]
+        fields = ["id", *SERVICE_FIELDS, "created", "updated", "version"]
         read_only_fields = ["id", "created", "updated"]
 
     def validate_depends_on(self, value):
-        if self.instance is not None and any(s.pk == self.instance.pk for s in value):
-            raise serializers.ValidationError("A service cannot depend on itself.")
+        if self.instance is not None:
+            try:
+                self.instance.check_dependencies(value)
+            except DjangoValidationError as exc:
+                raise serializers.ValidationError(exc.messages)
         return value
 
     def update(self, instance, validated_data):

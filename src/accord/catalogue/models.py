@@ -1,6 +1,7 @@
 """Services, the hours they are offered in, and who uses and supports them."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
@@ -30,6 +31,18 @@ class ServiceHours(Record):
 
     def __str__(self):
         return self.name
+
+
+SERVICE_FIELDS = [
+    "name",
+    "description",
+    "owner",
+    "status",
+    "customers",
+    "service_hours",
+    "support_team",
+    "depends_on",
+]
 
 
 class Service(Record):
@@ -88,6 +101,12 @@ class Service(Record):
         return reverse("catalogue:service_detail", args=[self.pk])
 
     detail_url_name = "catalogue:service_detail"
+
+    def check_dependencies(self, services):
+        """The rule on ``depends_on`` (checked by the form and the API before the
+        many-to-many set is written): a service cannot depend on itself."""
+        if self.pk is not None and any(s.pk == self.pk for s in services):
+            raise ValidationError(_("A service cannot depend on itself."))
 
     @classmethod
     def scope_condition(cls, scope):
