@@ -91,5 +91,21 @@ def make_incident(world):
 
 
 @pytest.fixture
+def api_as(world):
+    """api_as(user) -> a DRF APIClient that sends a fresh token of that user."""
+    from rest_framework.test import APIClient
+
+    from accord.users.models import ApiToken
+
+    def make(user):
+        _token, key = ApiToken.issue(user, "t")
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+        return client
+
+    return make
+
+
+@pytest.fixture
 def vendor():
     return connection.vendor

@@ -1,23 +1,14 @@
 import pytest
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from accord.catalogue.models import Service
 from accord.core.models import ObjectChange
-from accord.users.models import ApiToken
-
-
-def api(user):
-    _, key = ApiToken.issue(user, "t")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    return client
 
 
 @pytest.mark.django_db
-def test_a_service_cannot_depend_on_itself(client, world):
+def test_a_service_cannot_depend_on_itself(client, world, api_as):
     service = world.service
-    r = api(world.admin).patch(
+    r = api_as(world.admin).patch(
         f"/api/services/{service.pk}/", {"depends_on": [service.pk], "version": 1}, format="json"
     )
     assert r.status_code == 400
@@ -32,8 +23,8 @@ def test_a_service_cannot_depend_on_itself(client, world):
 
 
 @pytest.mark.django_db
-def test_dependency_change_is_versioned_and_in_the_history(world):
-    client = api(world.admin)
+def test_dependency_change_is_versioned_and_in_the_history(world, api_as):
+    client = api_as(world.admin)
     url = f"/api/services/{world.service.pk}/"
     r = client.patch(url, {"depends_on": [world.service_b_only.pk], "version": 1}, format="json")
     assert r.status_code == 200, r.json()

@@ -15,7 +15,6 @@ import io
 import pytest
 from django.core.files.base import ContentFile
 from django.urls import NoReverseMatch, reverse
-from rest_framework.test import APIClient
 
 from accord.catalogue.models import Service
 from accord.core import history
@@ -28,7 +27,6 @@ from accord.incidents.models import Incident, ServiceRequest
 from accord.incidents.views import TicketActionView
 from accord.organizations.models import Customer
 from accord.urls import router
-from accord.users.models import ApiToken
 
 USERS = ["customer_user_a", "agent_a", "agent_b"]
 # Which customer each user belongs to or serves ("a" or "b"); the other one is foreign.
@@ -152,17 +150,6 @@ def every_foreign_record(user, own_customer, other_customer):
 def assert_present(text, records):
     for obj in records:
         assert marker(obj) in text, f"{marker(obj)} missing"
-
-
-@pytest.fixture
-def api_as(world):
-    def make(user):
-        _token, key = ApiToken.issue(user, "t")
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-        return client
-
-    return make
 
 
 @pytest.fixture

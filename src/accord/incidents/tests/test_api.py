@@ -10,7 +10,6 @@ from rest_framework.test import APIClient
 
 from accord.core.models import JournalEntry, ObjectChange
 from accord.incidents.models import Incident
-from accord.users.models import ApiToken
 
 LIST = "/api/incidents/"
 
@@ -20,16 +19,9 @@ def detail(pk, action=""):
 
 
 @pytest.fixture
-def api(world):
-    """api(user) -> an APIClient that sends that user's token."""
-
-    def make(user):
-        _token, key = ApiToken.issue(user, "t")
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-        return client
-
-    return make
+def api(api_as):
+    """api(user) -> an APIClient that sends that user's token (the shared fixture)."""
+    return api_as
 
 
 @pytest.fixture

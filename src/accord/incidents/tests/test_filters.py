@@ -1,7 +1,4 @@
 import pytest
-from rest_framework.test import APIClient
-
-from accord.users.models import ApiToken
 
 
 @pytest.mark.django_db
@@ -13,28 +10,24 @@ from accord.users.models import ApiToken
         ("2999-01-01T00:00:00Z", 0),
     ],
 )
-def test_created_after_accepts_any_iso_offset(world, make_incident, value, expected):
+def test_created_after_accepts_any_iso_offset(world, make_incident, api_as, value, expected):
     make_incident()
-    _, key = ApiToken.issue(world.admin, "t")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    client = api_as(world.admin)
     r = client.get("/api/incidents/", {"created_after": value})
     assert r.status_code == 200
     assert len(r.json()["results"]) == expected
 
 
 @pytest.mark.django_db
-def test_created_after_garbage_is_a_field_error(world):
-    _, key = ApiToken.issue(world.admin, "t")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+def test_created_after_garbage_is_a_field_error(world, api_as):
+    client = api_as(world.admin)
     r = client.get("/api/incidents/", {"created_after": "yesterday"})
     assert r.status_code == 400
     assert "created_after" in r.json()
 
 
 @pytest.mark.django_db
-def test_words_filter_on_queue_and_api(client, world, make_incident):
+def test_words_filter_on_queue_and_api(client, world, make_incident, api_as):
     a = make_incident(short_description="Scanner jams")
     make_incident(short_description="Mail down")
     client.force_login(world.agent_a)
@@ -42,9 +35,7 @@ def test_words_filter_on_queue_and_api(client, world, make_incident):
     assert [r.number for r in page.context["rows"]] == [a.number]
     by_number = client.get("/incidents/", {"queue": "all", "q": a.number.lower()})
     assert [r.number for r in by_number.context["rows"]] == [a.number]
-    _, key = ApiToken.issue(world.agent_a, "t")
-    api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    api = api_as(world.agent_a)
     assert [r["number"] for r in api.get("/api/incidents/", {"q": "jams"}).json()["results"]] == [
         a.number
     ]
