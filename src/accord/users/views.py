@@ -42,7 +42,9 @@ class ProfileView(LoginRequiredMixin, View):
 
     def post(self, request):
         if "revoke" in request.POST:
-            ApiToken.objects.filter(user=request.user, pk=request.POST.get("revoke")).delete()
+            pk = request.POST.get("revoke", "")
+            if pk.isascii() and pk.isdigit():  # anything else names no token
+                ApiToken.objects.filter(user=request.user, pk=pk).delete()
             messages.success(request, _("Token revoked."))
             return redirect("profile")
         if "time_zone" in request.POST:
