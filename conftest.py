@@ -93,17 +93,9 @@ def make_incident(world):
 @pytest.fixture
 def api_as(world):
     """api_as(user) -> a DRF APIClient that sends a fresh token of that user."""
-    from rest_framework.test import APIClient
+    from accord.users.testing import api_client_for
 
-    from accord.users.models import ApiToken
-
-    def make(user):
-        _token, key = ApiToken.issue(user, "t")
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-        return client
-
-    return make
+    return api_client_for
 
 
 @pytest.fixture

@@ -14,21 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from .chromium import CHROMIUM_ARGS
+
 # Playwright's sync API runs an asyncio loop in this thread; Django refuses ORM calls
 # from a thread with a running loop unless told this is fine (it is: the loop only
 # waits for the browser while the test code is suspended).
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 VIEWPORT = {"width": 1440, "height": 900}
 SCREENSHOT_DIR = Path(os.environ.get("ACCORD_SCREENSHOT_DIR", "/tmp/accord-browser-shots"))
 # Chromium logs every 4xx/5xx response as a console error. A test that expects one

@@ -19,18 +19,10 @@ import shutil
 import sys
 from pathlib import Path
 
+from chromium import CHROMIUM_ARGS  # beside this script
+
 REPO = Path(__file__).resolve().parents[2]
 DOCS_SHOT = REPO / "docs" / "incident-queue.png"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def chromium_path():

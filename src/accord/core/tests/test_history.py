@@ -8,16 +8,16 @@ import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from accord import cli
 from accord.core.context import acting_as, current_actor
 from accord.core.models import JournalEntry, ObjectChange
+from accord.core.testing import form_data
 from accord.incidents import actions
 from accord.incidents.models import DeskSettings, Incident
 from accord.incidents.tasks import close_resolved_records
 from accord.organizations.models import Customer
-from accord.users.models import ApiToken
+from accord.users.testing import api_client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -39,20 +39,7 @@ def events_of(record):
     )
 
 
-def api(user):
-    _token, key = ApiToken.issue(user, "t")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    return client
-
-
-def form_data(form):
-    """What the browser would post back for an unbound form, as plain strings."""
-    data = {}
-    for name in form.fields:
-        value = form[name].value()
-        data[name] = "" if value is None else value
-    return data
+api = api_client_for
 
 
 def resolved_incident(make_incident, user, resolved_days_ago):

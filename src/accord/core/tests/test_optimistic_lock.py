@@ -5,25 +5,17 @@ user typed is still on the page."""
 import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from accord.core.context import acting_as
+from accord.core.testing import form_data
 from accord.incidents import actions
 from accord.incidents.models import Incident
-from accord.users.models import ApiToken
+from accord.users.testing import api_client_for
 
 pytestmark = pytest.mark.django_db
 
 STALE_FORM = "Someone else changed this record while you were editing"
 STALE_ACTION = "Someone else changed this record since you opened it"
-
-
-def form_data(form):
-    data = {}
-    for name in form.fields:
-        value = form[name].value()
-        data[name] = "" if value is None else value
-    return data
 
 
 def someone_else_edits(incident, user, **changes):
@@ -153,9 +145,7 @@ def test_stale_transition_keeps_the_note_and_offers_the_current_version(
 def test_api_stale_version_is_a_409_naming_the_current_version(world, make_incident):
     incident = make_incident()
     current = someone_else_edits(incident, world.manager_a, description="Changed meanwhile")
-    _token, key = ApiToken.issue(world.agent_a, "t")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    client = api_client_for(world.agent_a)
     response = client.patch(
         f"/api/incidents/{incident.pk}/", {"short_description": "x", "version": 1}, format="json"
     )

@@ -2,19 +2,13 @@
 
 import pytest
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from accord.core.models import RecordLink, SavedFilter
 from accord.core.views import RecordListView
 from accord.incidents.models import ServiceRequest
-from accord.users.models import ApiToken
+from accord.users.testing import api_client_for
 
-
-def _api(user):
-    _token, key = ApiToken.issue(user, "t")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    return client
+_api = api_client_for
 
 
 @pytest.mark.django_db
