@@ -298,7 +298,8 @@ def bench_create(db, setup, args):
     run_python(db, ["-m", "benchkit.bare.schema", "create"], settings="benchkit.bare.settings")
     out = {
         "server": f"gunicorn gthread, {args.workers} workers x {args.threads} threads",
-        "client": f"{args.concurrency} keep-alive connections, {args.warmup:g} s warm-up, "
+        "client": f"{args.concurrency} keep-alive connections (renewed every "
+        f"{args.reconnect_every} requests), {args.warmup:g} s warm-up, "
         f"{args.duration:g} s measured",
     }
     try:
@@ -315,6 +316,7 @@ def bench_create(db, setup, args):
                     concurrency=args.concurrency,
                     warmup=args.warmup,
                     duration=args.duration,
+                    reconnect_every=args.reconnect_every,
                     server_pid=server.proc.pid,
                     db_process="postgres" if db.vendor == "postgresql" else None,
                 )
@@ -421,7 +423,8 @@ def report(results):
         any_create = next(iter(creates.values()))
         lines.append("")
         lines.append(
-            f"CREATE THROUGHPUT  POST /api/incidents/ (token) vs bare Django INSERT view; "
+            "CREATE THROUGHPUT  POST /api/incidents/ (token) vs bare Django view with one ORM "
+            f"insert; "
             f"{any_create['server']}; {any_create['client']}"
         )
         for vendor, c in creates.items():
@@ -531,6 +534,12 @@ def main(argv=None):
     parser.add_argument("--duration", type=float, default=10.0, help="create: measured seconds")
     parser.add_argument("--warmup", type=float, default=2.0, help="create: warm-up seconds")
     parser.add_argument("--concurrency", type=int, default=4, help="create: client connections")
+    parser.add_argument(
+        "--reconnect-every",
+        type=int,
+        default=25,
+        help="create: renew each client connection after this many requests (0: never)",
+    )
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--threads", type=int, default=2, help="gunicorn threads per worker")
     parser.add_argument("--requests", type=int, default=30, help="lists: timed requests each")

@@ -1,2 +1,2 @@
-"""A minimal Django WSGI app: one view, one raw INSERT. The floor Accord's create
+"""A minimal Django WSGI app: one view, one ORM insert. The floor Accord's create
 endpoint is compared against (same server, same database, same worker settings)."""

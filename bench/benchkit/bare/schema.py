@@ -11,7 +11,7 @@ django.setup()
 
 from django.db import connection  # noqa: E402
 
-from .urls import TABLE  # noqa: E402
+from .models import TABLE  # noqa: E402
 
 
 def create():

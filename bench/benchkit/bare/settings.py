@@ -10,7 +10,7 @@ env = environ.Env()
 SECRET_KEY = env.str("ACCORD_SECRET_KEY", default="bench-bare-" + "x" * 40)
 DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
-INSTALLED_APPS: list[str] = []
+INSTALLED_APPS = ["benchkit.bare"]
 MIDDLEWARE: list[str] = []
 ROOT_URLCONF = "benchkit.bare.urls"
 USE_TZ = True
