@@ -45,6 +45,13 @@ SERVICE_FIELDS = [
 ]
 
 
+_served_cache: dict = {}
+
+
+def _forget_served(sender, **kwargs):
+    _served_cache.clear()
+
+
 class Service(Record):
     """An IT service in the catalogue."""
 
@@ -102,11 +109,37 @@ class Service(Record):
 
     detail_url_name = "catalogue:service_detail"
 
+    def served_customer_ids(self) -> frozenset:
+        """The ids of the customers that use this service (none: open to all).
+
+        Read on every incident and request logged, so kept per process, keyed by the
+        row's version and update time: every edit of the set through Accord bumps
+        both, so a process that loaded the service row fresh never sees an old set."""
+        key = (self.pk, self.version, self.updated)
+        found = _served_cache.get(key)
+        if found is None:
+            through = type(self).customers.through
+            found = frozenset(
+                through.objects.filter(service_id=self.pk).values_list("customer_id", flat=True)
+            )
+            if len(_served_cache) > 5000:
+                _served_cache.clear()
+            _served_cache[key] = found
+        return found
+
     def check_dependencies(self, services):
         """The rule on ``depends_on`` (checked by the form and the API before the
         many-to-many set is written): a service cannot depend on itself."""
         if self.pk is not None and any(s.pk == self.pk for s in services):
             raise ValidationError(_("A service cannot depend on itself."))
+
+    @staticmethod
+    def scope_allows(scope, obj) -> bool:
+        if not scope.is_customer:
+            return True
+        return obj.status == ServiceStatus.LIVE and bool(
+            obj.served_customer_ids() & scope.customer_ids
+        )
 
     @classmethod
     def scope_condition(cls, scope):
@@ -118,3 +151,7 @@ class Service(Record):
             service_id=OuterRef("pk"), customer_id__in=scope.customer_ids
         )
         return Q(Exists(used), status=ServiceStatus.LIVE)
+
+
+models.signals.m2m_changed.connect(_forget_served, sender=Service.customers.through)
+models.signals.post_delete.connect(_forget_served, sender=Customer)

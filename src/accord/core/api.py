@@ -14,7 +14,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from .context import acting_as
 from .permissions import RecordPermission  # noqa: F401  (re-exported for apps)
-from .policy import restrict
+from .policy import restrict, visible_by_pk
 from .records import StaleRecordError
 
 
@@ -43,6 +43,33 @@ class VersionedSerializerMixin(serializers.Serializer):
                 {"version": _("Send the version you read, so a concurrent edit is not lost.")}
             )
         return attrs
+
+
+MAX_KEY = 2**63 - 1
+
+
+class ScopedRelatedField(serializers.PrimaryKeyRelatedField):
+    """An id that must name a record the caller may see (through the policy's
+    ``visible_by_pk``: one prebuilt SELECT for models that can check their scope on
+    the row). Give it the model's plain ``objects.all()``."""
+
+    def get_queryset(self):
+        return restrict(super().get_queryset(), self.context["request"].user)
+
+    def to_internal_value(self, data):
+        model = self.queryset.model
+        if isinstance(data, bool):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        try:
+            pk = model._meta.pk.to_python(data)
+        except (TypeError, ValueError, DjangoValidationError):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        obj = None
+        if isinstance(pk, int) and 0 < pk <= MAX_KEY:
+            obj = visible_by_pk(model, self.context["request"].user, pk)
+        if obj is None:
+            self.fail("does_not_exist", pk_value=data)
+        return obj
 
 
 class AccordAPIMixin:

@@ -13,22 +13,26 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .context import current_actor
+from .rows import insert_row
 
 
 def record(instance, action: str, changes: dict):
     from .models import ObjectChange
 
     actor = current_actor()
-    ObjectChange.objects.create(
-        time=timezone.now(),
-        content_type=ContentType.objects.get_for_model(type(instance)),
-        object_id=instance.pk,
-        object_repr=str(instance)[:200],
-        action=action,
-        actor_id=actor.user_id,
-        actor_label=actor.label[:150],
-        via=actor.via[:50],
-        changes=changes,
+    insert_row(
+        ObjectChange,
+        {
+            "time": timezone.now(),
+            "content_type_id": ContentType.objects.get_for_model(type(instance)).pk,
+            "object_id": instance.pk,
+            "object_repr": str(instance)[:200],
+            "action": action,
+            "actor_id": actor.user_id,
+            "actor_label": actor.label[:150],
+            "via": actor.via[:50],
+            "changes": changes,
+        },
     )
 
 

@@ -34,6 +34,21 @@ def ensure_sequences(using="default", **kwargs):
                 cursor.execute(f"CREATE SEQUENCE IF NOT EXISTS {_pg_sequence(model.number_prefix)}")
 
 
+def number_expression(prefix: str, width: int):
+    """PostgreSQL: the next reference as an SQL expression for the INSERT itself, so
+    drawing the number costs no round trip of its own."""
+    from django.db.models import CharField
+    from django.db.models.expressions import RawSQL
+
+    if not _PREFIX.match(prefix):
+        raise ValueError(f"bad reference prefix {prefix!r}")
+    return RawSQL(
+        "(SELECT %s || lpad(n::text, greatest(%s, length(n::text)), '0') FROM nextval(%s) n)",
+        (prefix, width, _pg_sequence(prefix)),
+        output_field=CharField(),
+    )
+
+
 def _pg_next(prefix: str) -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT nextval(%s)", [_pg_sequence(prefix)])

@@ -11,7 +11,7 @@ import datetime
 import decimal
 import uuid
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -162,7 +162,25 @@ class Record(models.Model):
         return {k: v for k, v in changes.items() if k not in self.history_exclude}
 
     def before_create(self):
-        """Hook for subclasses: fill derived values just before the first insert."""
+        """Hook for subclasses: fill derived values just before the first insert.
+
+        A field may be given an SQL expression (a number from a sequence, a value
+        looked up in a table): the INSERT computes it and hands it back through
+        RETURNING, so the lookup costs no round trip of its own."""
+
+    def _do_insert(self, manager, using, fields, returning_fields, raw):
+        computed = [
+            f
+            for f in fields
+            if hasattr(self.__dict__.get(f.attname), "resolve_expression")
+            and f not in returning_fields
+        ]
+        if not computed:
+            return super()._do_insert(manager, using, fields, returning_fields, raw)
+        results = super()._do_insert(manager, using, fields, [*returning_fields, *computed], raw)
+        for value, f in zip(results[0][len(returning_fields) :], computed, strict=True):
+            setattr(self, f.attname, f.to_python(value))
+        return results
 
 
 class NumberedRecord(Record):
@@ -176,18 +194,17 @@ class NumberedRecord(Record):
     class Meta:
         abstract = True
 
-    def _for_history(self, changes):
-        if not self.history_exclude:
-            return changes
-        return {k: v for k, v in changes.items() if k not in self.history_exclude}
-
     def before_create(self):
-        from .numbering import next_number
+        from .numbering import next_number, number_expression
 
         if not self.number:
-            self.number = (
-                f"{self.number_prefix}{next_number(self.number_prefix):0{self.number_width}d}"
-            )
+            if connection.vendor == "postgresql":
+                # Drawn by the INSERT itself and read back through RETURNING.
+                self.number = number_expression(self.number_prefix, self.number_width)
+            else:
+                self.number = (
+                    f"{self.number_prefix}{next_number(self.number_prefix):0{self.number_width}d}"
+                )
         super().before_create()
 
     def __str__(self):

@@ -16,6 +16,8 @@ from django.db.models import Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from .rows import insert_row
+
 
 @dataclass(frozen=True)
 class SearchIndex:
@@ -73,7 +75,7 @@ def index_record(obj, *, created, changed=None):
     if created or not SearchEntry.objects.filter(content_type=ct, object_id=obj.pk).update(
         **values
     ):
-        SearchEntry.objects.create(content_type=ct, object_id=obj.pk, **values)
+        insert_row(SearchEntry, {"content_type_id": ct.pk, "object_id": obj.pk, **values})
 
 
 def unindex_record(obj):

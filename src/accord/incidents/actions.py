@@ -87,8 +87,14 @@ def log_ticket(model, user, data: dict, *, priority=None, priority_reason=""):
         raise ValidationError({"customer": _("Select a customer you serve.")})
     ticket = model(**data)
     with transaction.atomic():
-        override_note = _apply_priority(ticket, priority, priority_reason)
-        ticket.full_clean(exclude=CALLER_CHECKED, validate_unique=False)
+        if priority in (None, ""):
+            # The matrix's priority, computed by the INSERT itself.
+            override_note = None
+            ticket.full_clean(exclude=[*CALLER_CHECKED, "priority"], validate_unique=False)
+            ticket.priority = PriorityRule.expression(ticket.impact, ticket.urgency)
+        else:
+            override_note = _apply_priority(ticket, priority, priority_reason)
+            ticket.full_clean(exclude=CALLER_CHECKED, validate_unique=False)
         if ticket.assignment_team_id or ticket.assignee_id:
             ticket.mark_assigned()
         ticket.save()

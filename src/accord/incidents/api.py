@@ -9,9 +9,9 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accord.catalogue.models import Service
-from accord.core.api import RecordViewSet, VersionedSerializerMixin
+from accord.core.api import RecordViewSet, ScopedRelatedField, VersionedSerializerMixin
 from accord.core.models import JournalEntry, ObjectChange
-from accord.core.policy import restrict, scope_for
+from accord.core.policy import scope_for
 from accord.organizations.models import Customer
 from accord.users.models import User
 
@@ -34,13 +34,6 @@ TICKET_READ_ONLY = [
     "updated",
 ]
 TICKET_FIELDS = [*FORM_FIELDS, "priority_reason", "version"]
-
-
-class ScopedRelatedField(serializers.PrimaryKeyRelatedField):
-    """An id that must name a record the caller may see."""
-
-    def get_queryset(self):
-        return restrict(super().get_queryset(), self.context["request"].user)
 
 
 class CallerField(serializers.PrimaryKeyRelatedField):

@@ -9,6 +9,7 @@ actions module wraps each with its journal line and history.
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.expressions import RawSQL
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -107,6 +108,20 @@ class PriorityRule(Record):
         for value in found:
             return value
         return DEFAULT_MATRIX[(impact, urgency)]
+
+    @classmethod
+    def expression(cls, impact, urgency):
+        """The matrix's priority as an SQL expression, for an INSERT to compute (and
+        return) itself; the cell's default when the matrix row is missing."""
+        from .choices import DEFAULT_MATRIX
+
+        table = cls._meta.db_table
+        sql = f"COALESCE((SELECT priority FROM {table} WHERE impact = %s AND urgency = %s), %s)"  # noqa: S608
+        return RawSQL(  # noqa: S611 - fixed text, values are bound parameters
+            sql,
+            (int(impact), int(urgency), DEFAULT_MATRIX[(impact, urgency)]),
+            output_field=models.PositiveSmallIntegerField(),
+        )
 
 
 class DeskSettings(Record):
@@ -265,7 +280,7 @@ class Ticket(NumberedRecord):
         if self.category_id and not self.category.allows(self.kind):
             errors["category"] = _("This category is not used for this kind of record.")
         if self.service_id and self.customer_id:
-            used_by = set(self.service.customers.values_list("id", flat=True))
+            used_by = self.service.served_customer_ids()
             if used_by and self.customer_id not in used_by:
                 errors["service"] = _("%(customer)s does not use this service.") % {
                     "customer": self.customer

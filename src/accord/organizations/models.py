@@ -24,6 +24,11 @@ class Customer(Record):
     )
 
     customer_field = "pk"
+
+    @staticmethod
+    def scope_allows(scope, obj) -> bool:
+        return scope.all_customers or obj.pk in scope.customer_ids
+
     detail_url_name = "organizations:customer_detail"
     permissions = {"add": {"administrator"}, "change": {"administrator"}}
 

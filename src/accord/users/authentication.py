@@ -1,11 +1,14 @@
 """API token authentication: ``Authorization: Token <key>`` or ``Bearer <key>``.
 
-One indexed query per request finds the token and its user together.
+One indexed query per request, its SQL built once, finds the token and its user
+together.
 """
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework import authentication, exceptions
+
+from accord.core.rows import fetch_one
 
 from .models import ApiToken, hash_token
 
@@ -23,7 +26,7 @@ class TokenAuthentication(authentication.BaseAuthentication):
             key = header[1].decode()
         except UnicodeError:
             raise exceptions.AuthenticationFailed(_("Invalid token header."))
-        token = ApiToken.objects.select_related("user").filter(digest=hash_token(key)).first()
+        token = fetch_one(ApiToken, "digest", hash_token(key), join="user")
         if token is None or not token.user.is_active:
             raise exceptions.AuthenticationFailed(_("Invalid or inactive token."))
         if token.expires and token.expires <= timezone.now():
