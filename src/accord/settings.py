@@ -66,10 +66,12 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "huey.contrib.djhuey",
     "accord.core",
+    "accord.calendars",
     "accord.users",
     "accord.organizations",
     "accord.catalogue",
     "accord.incidents",
+    "accord.slas",
     "accord.demo",
 ]
 

@@ -39,6 +39,8 @@ urlpatterns = [
     path("", include("accord.incidents.urls")),
     path("catalogue/", include("accord.catalogue.urls")),
     path("customers/", include("accord.organizations.urls")),
+    path("calendars/", include("accord.calendars.urls")),
+    path("agreements/", include("accord.slas.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),

@@ -9,11 +9,15 @@ import datetime
 
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import F
+from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .context import current_actor
 from .rows import insert_row
+
+# Sent after a journal line is added to a record: sender=model, instance, entry.
+journal_added = Signal()
 
 
 def record(instance, action: str, changes: dict):
@@ -46,7 +50,7 @@ def journal(instance, kind: str, body: str, *, customer_visible: bool | None = N
     elif kind == JournalEntry.Kind.WORK_NOTE:
         customer_visible = False
     actor = current_actor()
-    return JournalEntry.objects.create(
+    entry = JournalEntry.objects.create(
         content_type=ContentType.objects.get_for_model(type(instance)),
         object_id=instance.pk,
         kind=kind,
@@ -56,6 +60,8 @@ def journal(instance, kind: str, body: str, *, customer_visible: bool | None = N
         author_label=actor.label[:150],
         created=timezone.now(),
     )
+    journal_added.send(type(instance), instance=instance, entry=entry)
+    return entry
 
 
 def event(instance, body: str, *, customer_visible: bool = True):

@@ -12,10 +12,17 @@ import decimal
 import uuid
 
 from django.db import connection, models, transaction
+from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 UNTRACKED = frozenset({"id", "created", "updated", "version"})
+
+# Sent inside the writer's transaction after every create and update of a Record,
+# whatever the way in (page, API, job, command): sender=model, instance, created,
+# changes ({field: [before, after]}; on create, every field). Apps that keep derived
+# state (SLA clocks) listen here instead of being called from each action.
+record_saved = Signal()
 
 
 class StaleRecordError(Exception):
@@ -114,6 +121,7 @@ class Record(models.Model):
                 }
                 history.record(self, "create", self._for_history(values))
                 search.index_record(self, created=True)
+                record_saved.send(type(self), instance=self, created=True, changes=values)
             else:
                 changes = self.tracked_changes()
                 if not changes:
@@ -146,6 +154,7 @@ class Record(models.Model):
                 self.version = expected + 1
                 history.record(self, "update", self._for_history(changes))
                 search.index_record(self, created=False, changed=changes)
+                record_saved.send(type(self), instance=self, created=False, changes=changes)
             self._remember()
 
     def delete(self, *args, **kwargs):
@@ -160,6 +169,17 @@ class Record(models.Model):
         if not self.history_exclude:
             return changes
         return {k: v for k, v in changes.items() if k not in self.history_exclude}
+
+    def set_derived(self, **values):
+        """Write derived columns (kept by another app, such as the SLA due time) without
+        a new version or a history row, and remember them as loaded."""
+        type(self)._base_manager.filter(pk=self.pk).update(**values)
+        loaded = getattr(self, "_loaded", None)
+        for name, value in values.items():
+            attname = self._meta.get_field(name).attname
+            setattr(self, attname, value)
+            if loaded is not None:
+                loaded[attname] = value
 
     def before_create(self):
         """Hook for subclasses: fill derived values just before the first insert.

@@ -76,6 +76,7 @@ class Column:
     sort: str | None = None  # db field to sort on (non-null), or None
     link: bool = False
     badge: bool = False
+    html: Any = None  # callable(row) -> the cell's HTML (escaped by it) on pages
 
     def value(self, row):
         accessor = self.accessor or self.name
@@ -131,7 +132,9 @@ class Table:
         for row in rows:
             url = url_of(row)
             cells = "".join(
-                f"<td{css}>{cell_html(read(row), c.badge, url if c.link else None)}</td>"
+                f"<td{css}>{c.html(row)}</td>"
+                if c.html
+                else f"<td{css}>{cell_html(read(row), c.badge, url if c.link else None)}</td>"
                 for read, c, css in readers
             )
             out.append(f'<tr data-href="{escape(url or "")}">{cells}</tr>')

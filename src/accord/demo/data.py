@@ -137,6 +137,61 @@ SERVICE_HOURS = {
     HOURS_EXTENDED: "Monday to Saturday 07:00-22:00 Central European Time, except public holidays.",
 }
 
+# name -> (time zone, weekly hours, public holidays of (country, region)); the service
+# hours above, as the clocks count them.
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
+CALENDARS = {
+    HOURS_24X7: ("UTC", {d: [["00:00", "24:00"]] for d in (*_WEEKDAYS, "sat", "sun")}, None),
+    HOURS_BUSINESS: ("Europe/Berlin", {d: [["08:00", "18:00"]] for d in _WEEKDAYS}, ("DE", None)),
+    HOURS_EXTENDED: (
+        "Europe/Berlin",
+        {d: [["07:00", "22:00"]] for d in (*_WEEKDAYS, "sat")},
+        ("DE", None),
+    ),
+}
+
+# Agreements: (name, kind, customer code or None, calendar, services ([] = all),
+#   {priority: (response minutes, resolution hours)}, supports, team, supplier,
+#   escalations [(at %, metric, action, team)])
+AGREEMENTS = [
+    (
+        "Northwind Managed Workplace SLA",
+        "sla",
+        "northwind",
+        HOURS_BUSINESS,
+        [],
+        {1: (15, 4), 2: (30, 8), 3: (60, 24), 4: (240, 40), 5: (480, 80)},
+        [],
+        None,
+        "",
+        [(90, "resolution", "notify_manager", None), (100, "resolution", "raise_priority", None)],
+    ),
+    (
+        "Contoso Clinical Systems SLA",
+        "sla",
+        "contoso",
+        HOURS_24X7,
+        [],
+        {1: (15, 2), 2: (30, 6), 3: (120, 24), 4: (240, 72), 5: (480, 120)},
+        [],
+        None,
+        "",
+        [(75, "resolution", "notify_manager", None)],
+    ),
+    (
+        "Network & Infrastructure OLA",
+        "ola",
+        None,
+        HOURS_BUSINESS,
+        [],
+        {1: (10, 3), 2: (20, 6), 3: (60, 20)},
+        ["Northwind Managed Workplace SLA", "Contoso Clinical Systems SLA"],
+        "Network & Infrastructure",
+        "",
+        [],
+    ),
+]
+
 EMAIL = "Email and Calendar"
 OFFICE = "Office Suite (Microsoft 365 Apps)"
 PAYROLL = "Payroll"

@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth.hashers import make_password
 from django.utils import timezone
+from holidays import country_holidays
 
+from accord.calendars.models import Calendar
 from accord.catalogue.choices import ServiceStatus
 from accord.catalogue.models import Service, ServiceHours
 from accord.core import history, links
@@ -34,6 +36,7 @@ from accord.incidents.models import (
     ServiceRequest,
 )
 from accord.organizations.models import Contact, Customer
+from accord.slas.models import Agreement
 from accord.users.models import Team, User
 
 from . import data
@@ -162,6 +165,7 @@ class DemoLoader:
             self._customers()
             self._catalogue()
             self._categories()
+            self._agreements()
             runs = self._plan_tickets()
             runs += self._plan_major_incidents()
             runs.sort(key=lambda r: r.start)
@@ -295,6 +299,56 @@ class DemoLoader:
             service.customers.set([self.customers[c] for c in spec.customers])
             service.depends_on.set([self.services[s] for s in spec.depends_on])
             history.record_m2m(service, before)
+
+    def _agreements(self):
+        """The service hours as calendars, and the agreements that count in them."""
+        calendars = {}
+        years = range(self.now.year - 1, self.now.year + 2)
+        for name, (zone, hours, public) in data.CALENDARS.items():
+            holidays = {"dates": [], "recurring": [], "ranges": [], "names": {}}
+            if public:
+                for day, label in sorted(
+                    country_holidays(public[0], subdiv=public[1], years=years).items()
+                ):
+                    holidays["dates"].append(day.isoformat())
+                    holidays["names"][day.isoformat()] = str(label)
+            calendars[name] = Calendar(
+                name=name, time_zone=zone, weekly_hours=hours, holidays=holidays
+            )
+            calendars[name].save()
+        made = {}
+        start = self.clock.value.date()
+        for spec in data.AGREEMENTS:
+            name, kind, code, cal, services, targets, supports, team, supplier, rules = spec
+            agreement = Agreement(
+                name=name,
+                kind=kind,
+                customer=self.customers[code] if code else None,
+                calendar=calendars[cal],
+                team=self.teams[team] if team else None,
+                supplier=supplier,
+                status="agreed",
+                valid_from=start,
+                review_date=start + dt.timedelta(days=365),
+            )
+            agreement.save()
+            agreement.services.set([self.services[s] for s in services])
+            agreement.supports.set([made[s] for s in supports])
+            for priority, (response, resolution) in targets.items():
+                agreement.targets.create(
+                    priority=priority, metric="response", seconds=response * 60
+                )
+                agreement.targets.create(
+                    priority=priority, metric="resolution", seconds=resolution * 3600
+                )
+            for at, metric, action, rule_team in rules:
+                agreement.escalations.create(
+                    at_percent=at,
+                    metric=metric,
+                    action=action,
+                    team=self.teams[rule_team] if rule_team else None,
+                )
+            made[name] = agreement
 
     def _categories(self):
         self.categories = {}

@@ -6,6 +6,8 @@ it was resolved. Status changes only through the guarded transitions below; the
 actions module wraps each with its journal line and history.
 """
 
+import datetime
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -172,6 +174,7 @@ def ticket_indexes(prefix):
         models.Index(fields=["assignee", "is_open", "customer"], name=f"{prefix}_assignee_open"),
         models.Index(fields=["assignment_team", "is_open", "customer"], name=f"{prefix}_team_open"),
         models.Index(fields=["is_open", "status", "customer"], name=f"{prefix}_open_status"),
+        models.Index(fields=["is_open", "sla_due", "id"], name=f"{prefix}_open_due"),
         models.Index(fields=["created"], name=f"{prefix}_created"),
         models.Index(fields=["updated"], name=f"{prefix}_updated"),
         models.Index(fields=["status", "resolved_at"], name=f"{prefix}_status_resolved"),
@@ -182,6 +185,10 @@ def ticket_indexes(prefix):
 # ``is_open=True`` into a bare ``WHERE is_open``, which SQLite cannot answer from an
 # index; ``is_open = 1`` is an index seek on both databases.
 OPEN = models.Q(is_open=models.Value(True))
+
+# "No deadline" in the due column: far in the future, so records without a running
+# clock sort last and the column is never NULL.
+NO_DEADLINE = datetime.datetime(9999, 12, 31, tzinfo=datetime.UTC)
 
 
 class Ticket(NumberedRecord):
@@ -254,9 +261,14 @@ class Ticket(NumberedRecord):
     # Kept equal to "status is one of the open statuses" on every save: the queues
     # filter on it, and an index can lead with one value where six statuses can't.
     is_open = models.BooleanField(_("open"), default=True, editable=False)
+    # Kept by the SLA clocks: the earliest deadline still running (NO_DEADLINE when
+    # none; never NULL, so the queue can sort and page on it) and whether any agreed
+    # target of the record has been missed.
+    sla_due = models.DateTimeField(_("due"), default=NO_DEADLINE, editable=False)
+    sla_breached = models.BooleanField(_("SLA breached"), default=False, editable=False)
 
     customer_field = "customer"
-    history_exclude = frozenset({"is_open"})
+    history_exclude = frozenset({"is_open", "sla_due", "sla_breached"})
     permissions = {
         "view": ALL_ROLES,
         "add": WRITING_STAFF | {Role.CUSTOMER},

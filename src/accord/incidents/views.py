@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views import View
 
-from accord.core import links
+from accord.core import links, panels
 from accord.core.forms import AttachmentForm, JournalForm
 from accord.core.policy import can, restrict, scope_for
 from accord.core.records import StaleRecordError
@@ -155,6 +155,7 @@ def detail_context(request, record, view, **extra):
         "content_type_id": ct.pk,
         "is_customer": scope.is_customer,
         "linked": links.linked_records(record, user) if not scope.is_customer else [],
+        "panels": panels.panels_for(record, user),
     }
     if isinstance(record, Incident) and not scope.is_customer:
         context["major"] = {

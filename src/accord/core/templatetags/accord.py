@@ -31,6 +31,17 @@ def get_item(mapping, key):
 
 
 @register.filter
+def split(text):
+    return str(text).split()
+
+
+@register.filter
+def field(form, name):
+    """A bound field of a form by name (for forms laid out field by field)."""
+    return form[name]
+
+
+@register.filter
 def bs(field, size=""):
     """Render a form field's widget with Bootstrap's classes."""
     widget = field.field.widget

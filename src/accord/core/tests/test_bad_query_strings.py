@@ -22,6 +22,9 @@ PAGES = [
     "requests:queue",
     "catalogue:service_list",
     "organizations:customer_list",
+    "calendars:calendar_list",
+    "slas:agreement_list",
+    "slas:compliance",
     "search",
 ]
 

@@ -16,6 +16,7 @@ import pytest
 from django.core.files.base import ContentFile
 from django.urls import NoReverseMatch, reverse
 
+from accord.calendars.models import Calendar
 from accord.catalogue.models import Service
 from accord.core import history
 from accord.core.context import acting_as
@@ -26,6 +27,7 @@ from accord.incidents.filters import apply_queue
 from accord.incidents.models import Incident, ServiceRequest
 from accord.incidents.views import TicketActionView
 from accord.organizations.models import Customer
+from accord.slas.models import Agreement
 from accord.urls import router
 
 USERS = ["customer_user_a", "agent_a", "agent_b"]
@@ -41,6 +43,7 @@ UI_LISTS = [
     pytest.param("requests:queue", {"queue": "all"}, ServiceRequest, id="requests"),
     pytest.param("catalogue:service_list", {}, Service, id="services"),
     pytest.param("organizations:customer_list", {}, Customer, id="customers"),
+    pytest.param("slas:agreement_list", {}, Agreement, id="agreements"),
 ]
 TICKET_ACTIONS = sorted(name[3:] for name in dir(TicketActionView) if name.startswith("do_"))
 NOT_FOUND_PK = 987654
@@ -55,6 +58,20 @@ def tenants(world, make_incident, settings, tmp_path):
     with acting_as(None, "test"):
         crm = Service.objects.create(name="Alpha CRM", status="live")
         crm.customers.add(world.customer_a)
+    with acting_as(world.admin, "test"):
+        calendar = Calendar(name="Office", time_zone="UTC")
+        calendar.save()
+        for key, customer in (("a", world.customer_a), ("b", world.customer_b)):
+            sla = Agreement(
+                name=f"SLA {SECRET_WORD[key]}",
+                customer=customer,
+                calendar=calendar,
+                status="agreed",
+                valid_from="2020-01-01",
+            )
+            sla.save()
+            for p in range(1, 6):
+                sla.targets.create(priority=p, metric="resolution", seconds=8 * 3600)
     out = {}
     for key, customer, team in (
         ("a", world.customer_a, world.team_a),

@@ -1,0 +1,1 @@
+"""Business calendars: working hours, holidays and business-time arithmetic for SLAs."""

@@ -1,0 +1,1 @@
+"""Service level management: agreements, their targets and the clocks that keep them."""
