@@ -18,9 +18,16 @@ def accord(request):
         demo = cache.get_or_set(
             "accord:demo-data", lambda: SiteFlag.objects.filter(key="demo_data").exists(), 60
         )
+    menu = navigation.menu_for(scope)
+    path = getattr(request, "path", "")
+    # The entry whose address is the longest start of this page's (agreements and
+    # the compliance report below them are two entries).
+    matching = [i for i in menu if path.startswith(i.url)]
+    active = max(matching, key=lambda i: len(i.url)).key if matching else None
     return {
         "accord_scope": scope,
-        "accord_menu": navigation.menu_for(scope),
+        "accord_menu": menu,
+        "accord_active": active,
         "accord_demo": bool(demo),
         "accord_debug": settings.DEBUG,
     }

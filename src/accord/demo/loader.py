@@ -36,7 +36,8 @@ from accord.incidents.models import (
     ServiceRequest,
 )
 from accord.organizations.models import Contact, Customer
-from accord.slas.models import Agreement
+from accord.slas.models import Agreement, Notification
+from accord.slas.tasks import check_clocks
 from accord.users.models import Team, User
 
 from . import data
@@ -169,10 +170,25 @@ class DemoLoader:
             runs = self._plan_tickets()
             runs += self._plan_major_incidents()
             runs.sort(key=lambda r: r.start)
-            for run in runs:
-                for at, step in run.steps:
-                    self.clock.value = at
-                    step(run)
+            # Every step of every record in time order, so the SLA job can run between
+            # them as the worker would have (each record's own steps keep their order).
+            steps = sorted(
+                (at, i, j, run, step)
+                for i, run in enumerate(runs)
+                for j, (at, step) in enumerate(run.steps)
+            )
+            checked = self.clock.value
+            for at, _i, _j, run, step in steps:
+                if at - checked >= dt.timedelta(minutes=15):
+                    self.clock.value = checked = at
+                    if check_clocks(now=at, send=False):
+                        self._refresh_escalated(runs)
+                self.clock.value = at
+                step(run)
+            self.clock.value = self.now
+            check_clocks(now=self.now, send=False)
+            # The demo's past warnings are history: they are not mailed out now.
+            Notification.objects.filter(sent_at__isnull=True).update(sent_at=self.now)
         return {
             "users": len(self.users),
             "teams": len(self.teams),
@@ -299,6 +315,15 @@ class DemoLoader:
             service.customers.set([self.customers[c] for c in spec.customers])
             service.depends_on.set([self.services[s] for s in spec.depends_on])
             history.record_m2m(service, before)
+
+    def _refresh_escalated(self, runs):
+        """An SLA escalation may have changed records: steps go on with fresh copies."""
+        for model in (Incident, ServiceRequest):
+            held = {r.ticket.pk: r for r in runs if isinstance(r.ticket, model)}
+            versions = model.objects.filter(pk__in=held).values_list("pk", "version")
+            for pk, version in versions:
+                if held[pk].ticket.version != version:
+                    held[pk].ticket = model.objects.get(pk=pk)
 
     def _agreements(self):
         """The service hours as calendars, and the agreements that count in them."""

@@ -51,9 +51,9 @@ def instant_at(clock, percent):
     cal = clock.calendar.calendar()
     remaining = clock.target_seconds * percent // 100 - clock.spent_before
     if remaining <= 0:
-        # Reached before the last rebase: find it on the old time line, which is gone;
-        # it is due now.
-        return clock.base_at
+        # Reached before the last rebase (a calendar edit or a change of agreement):
+        # counted back from there on the current calendar.
+        return cal.add(clock.base_at, remaining) if remaining else clock.base_at
     return cal.add(clock.base_at, remaining, pauses_of(clock))
 
 
@@ -251,7 +251,11 @@ def rebase(clock, at, old_calendar_engine=None):
 
 
 def retarget(clock, agreement, target_seconds, at, reason):
-    rebase(clock, at)
+    """A new target (priority changed) or agreement: time already spent counts
+    towards it. Only a change of calendar needs a rebase; otherwise the clock keeps
+    counting from its start, so a deadline already passed stays where it was."""
+    if agreement.calendar_id != clock.calendar_id:
+        rebase(clock, at)
     clock.agreement = agreement
     clock.calendar = agreement.calendar
     clock.target_seconds = target_seconds

@@ -216,7 +216,7 @@ EVENT_LABELS = {
 
 def clock_view(clock, now):
     used = clocks.spent(clock, now)
-    percent = min(999, int(used * 100 / clock.target_seconds)) if clock.target_seconds else 0
+    percent = int(used * 100 / clock.target_seconds) if clock.target_seconds else 0
     steps = [
         {
             "at": datetime.datetime.fromisoformat(step["at"]) if step.get("at") else None,
