@@ -25,7 +25,8 @@ def test_admin_sets_up_a_calendar_and_an_agreement(page, sign_in, world, screens
     page.get_by_label("Time zone").select_option("Europe/London")
     page.get_by_label("Monday").fill("09:00-12:30, 13:30-17:30")
     page.get_by_label("Friday").fill("09:00-12:00, 11:00-15:00")
-    page.get_by_label("Holidays", exact=True).fill("12-25 Christmas Day\n2026-12-28 Boxing Day (substitute)")
+    holidays = page.get_by_label("Holidays", exact=True)
+    holidays.fill("12-25 Christmas Day\n2026-12-28 Boxing Day (substitute)")
     page.allow_http_errors(400)
     page.get_by_role("button", name="Save").click()
     # The overlap is refused next to Friday, and what was typed is kept.

@@ -101,7 +101,7 @@ class Calendar(Record):
         names = h.get("names", {})
         rows = [(d, names.get(d, "")) for d in h.get("dates", [])]
         rows += [
-            (f"{m:02d}-{d:02d}", names.get(f"{m:02d}-{d:02d}", ""))
+            (f"{m:02d}-{d:02d} (every year)", names.get(f"{m:02d}-{d:02d}", ""))
             for m, d in h.get("recurring", [])
         ]
         rows += [(f"{a}..{b}", names.get(f"{a}..{b}", "")) for a, b in h.get("ranges", [])]
