@@ -3,6 +3,7 @@
     .venv/bin/python bench/run.py                       # everything, SQLite and PostgreSQL
     .venv/bin/python bench/run.py --db sqlite --only create
     .venv/bin/python bench/run.py --sizes 10000,100000 --only lists,search
+    .venv/bin/python bench/run.py --only engine          # calendar engine, no database
 
 See bench/README.md for what is measured and how. Results are printed as tables and
 written to bench/results/latest.json.
@@ -41,7 +42,9 @@ TARGETS = {
     "list_p95_ms": 50.0,
     "list_growth": 1.5,
     "search_p95_ms": 100.0,
+    "engine_per_second": 100_000,
 }
+DATABASE_PARTS = {"create", "lists", "search"}
 LIST_SCENARIOS = ("queue_open", "queue_in_progress_by_updated", "api_list_new")
 SEARCH_SCENARIOS = ("search_common", "search_rare")
 
@@ -376,6 +379,33 @@ def bench_lists(db, args, groups, sizes_out):
                 write_profile(db, target, _fmt_size(size))
 
 
+def bench_engine():
+    """The business calendar engine: add/between per second, in a subprocess of its own
+    (no Django, no database)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(BENCH), str(ROOT / "src"), env.get("PYTHONPATH", "")])
+    )
+    proc = subprocess.run(
+        [PYTHON, "-m", "benchkit.engine"],
+        env=env,
+        cwd=BENCH,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
+        raise RuntimeError(f"benchkit.engine failed with exit code {proc.returncode}")
+    out = json.loads([line for line in proc.stdout.splitlines() if line.strip()][-1])
+    for r in out["results"]:
+        log(
+            f"  {r['op']:<8} {r['duration']:<17} {r['per_second']:>9,}/s  "
+            f"({r['us_per_call']} µs per call)"
+        )
+    return out
+
+
 def bench_database(vendor, args, parts, out):
     """Run the parts on one engine, filling ``out`` as results come in."""
     db = BenchDatabase(vendor, keep=args.keep, pg_url=args.pg_url)
@@ -415,8 +445,31 @@ def _fmt_size(n):
     return str(n)
 
 
+def report_engine(engine):
+    lines = [""]
+    if "error" in engine:
+        lines.append(f"CALENDAR ENGINE: FAILED ({engine['error']})")
+        return lines
+    target = TARGETS["engine_per_second"]
+    lines.append(f"CALENDAR ENGINE  {engine['calendar']}; {engine['starts']}; {engine['method']}")
+    lines.append(f"  {'operation':<10}{'duration':<19}{'per second':>12}{'µs/call':>10}  target")
+    for r in engine["results"]:
+        verdict = (
+            f">= {target:,}/s {'ok' if r['per_second'] >= target else 'MISSED'}"
+            if r["target"]
+            else "(no target)"
+        )
+        lines.append(
+            f"  {r['op']:<10}{r['duration']:<19}{r['per_second']:>12,}{r['us_per_call']:>10}  "
+            f"{verdict}"
+        )
+    return lines
+
+
 def report(results):
     lines = []
+    if "engine" in results:
+        lines.extend(report_engine(results["engine"]))
     dbs = results["databases"]
     creates = {v: d["create"] for v, d in dbs.items() if "create" in d}
     if creates:
@@ -528,8 +581,8 @@ def main(argv=None):
     )
     parser.add_argument(
         "--only",
-        default="create,lists,search",
-        help="comma-separated parts: create, lists, search",
+        default="create,lists,search,engine",
+        help="comma-separated parts: create, lists, search, engine (engine needs no database)",
     )
     parser.add_argument("--duration", type=float, default=10.0, help="create: measured seconds")
     parser.add_argument("--warmup", type=float, default=2.0, help="create: warm-up seconds")
@@ -558,7 +611,7 @@ def main(argv=None):
     args.sizes = sorted({int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()})
     args.profile = [p.strip() for p in args.profile.split(",") if p.strip()]
     parts = {p.strip() for p in args.only.split(",") if p.strip()}
-    unknown = parts - {"create", "lists", "search"}
+    unknown = parts - DATABASE_PARTS - {"engine"}
     if unknown:
         parser.error(f"unknown part(s) for --only: {', '.join(sorted(unknown))}")
     vendors = (
@@ -578,6 +631,15 @@ def main(argv=None):
         "databases": {},
     }
     t_start = time.perf_counter()
+    if "engine" in parts:
+        log("calendar engine: add/between per second")
+        try:
+            results["engine"] = bench_engine()
+        except Exception as exc:  # noqa: BLE001 - report and go on with the databases
+            log(f"calendar engine FAILED: {exc}")
+            results["engine"] = {"error": str(exc)}
+    if not parts & DATABASE_PARTS:
+        vendors = []
     for vendor in vendors:
         if vendor == "postgresql":
             problem = BenchDatabase.postgres_problem(args.pg_url)
@@ -602,6 +664,7 @@ def main(argv=None):
     out.write_text(json.dumps(results, indent=2))
     log(f"done in {results['total_s']} s; results in {out}")
     failed = any("error" in d for d in results["databases"].values())
+    failed = failed or "error" in results.get("engine", {})
     return 1 if failed else 0
 
 

@@ -557,7 +557,7 @@ def generate(setup, target):
 def reset():
     ct = ContentType.objects.get_for_model(Incident).pk
     with connection.cursor() as cursor:
-        for table in ("core_searchentry", "core_objectchange", "core_journalentry"):
+        for table in ("core_searchentry", "core_objectchange", "core_journalentry", "slas_clock"):
             cursor.execute(f"DELETE FROM {table} WHERE content_type_id = %s", [ct])
         cursor.execute(f'DELETE FROM "{INC_TABLE}"')
     return {"reset": True}

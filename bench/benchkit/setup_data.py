@@ -3,6 +3,7 @@
 python -m benchkit.setup_data  (DJANGO_SETTINGS_MODULE=accord.settings) prints JSON:
 customer and service ids, the users and their API keys. Three customers; the
 "Service Desk" team serves two of them, so the bench agent sees 2 of 3 customers.
+Those two have an agreed SLA on a business-hours calendar, so a create starts clocks.
 """
 
 import json
@@ -14,10 +15,12 @@ import django  # noqa: E402
 
 django.setup()
 
+from accord.calendars.models import Calendar  # noqa: E402
 from accord.catalogue.models import Service  # noqa: E402
 from accord.core.context import acting_as  # noqa: E402
 from accord.core.policy import Role  # noqa: E402
 from accord.organizations.models import Customer  # noqa: E402
+from accord.slas.models import Agreement  # noqa: E402
 from accord.users.models import ApiToken, Team, User  # noqa: E402
 
 CUSTOMERS = [("Acme Corporation", "acme"), ("Globex", "globex"), ("Initech", "initech")]
@@ -51,6 +54,38 @@ def main():
             service.save()
             service.customers.set(customers)
             services.append(service)
+        calendar = Calendar(
+            name="Business hours",
+            time_zone="Europe/Berlin",
+            weekly_hours={
+                day: [["08:00", "12:00"], ["13:00", "17:00"]]
+                for day in ("mon", "tue", "wed", "thu", "fri")
+            },
+            holidays={
+                "dates": [],
+                "recurring": [[1, 1], [5, 1], [10, 3], [12, 24], [12, 25], [12, 26], [12, 31]],
+                "ranges": [],
+                "names": {},
+            },
+        )
+        calendar.save()
+        # Two customers have an agreement (so creates start clocks); the third has none.
+        for customer in customers[:2]:
+            sla = Agreement(
+                name=f"{customer.name} SLA",
+                customer=customer,
+                calendar=calendar,
+                status="agreed",
+                valid_from="2020-01-01",
+            )
+            sla.save()
+            for priority, (response, resolution) in enumerate(
+                [(15, 4), (30, 8), (60, 24), (240, 40), (480, 80)], start=1
+            ):
+                sla.targets.create(priority=priority, metric="response", seconds=response * 60)
+                sla.targets.create(
+                    priority=priority, metric="resolution", seconds=resolution * 3600
+                )
         _, admin_key = ApiToken.issue(admin, "bench")
         _, agent_key = ApiToken.issue(agent, "bench")
     print(
@@ -60,6 +95,7 @@ def main():
                 "agent_customers": [c.pk for c in customers[:2]],
                 "services": [s.pk for s in services],
                 "teams": {"desk": desk.pk, "network": network.pk},
+                "calendar": calendar.pk,
                 "team_members": {
                     "desk": [agent.pk, agent2.pk],
                     "network": [agent3.pk, agent2.pk],

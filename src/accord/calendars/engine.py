@@ -60,19 +60,29 @@ Pauses.
     instant. A time before the day's opening is kept as it is.
 Inputs and results.
     Inputs are aware datetimes in any zone; naive ones raise :class:`CalendarError`
-    (a ``ValueError``). Results are aware datetimes in the calendar's zone.
+    (a ``ValueError``). Results are aware datetimes in the calendar's zone, with
+    ``fold`` set where the local time occurs twice. Two Python rules to mind with them
+    (PEP 495): ``+``/``-`` of a timedelta on an aware datetime is wall-clock arithmetic
+    within its zone, and a datetime inside a DST fold never compares equal to one in
+    another zone — convert with ``.astimezone(UTC)`` before doing arithmetic or
+    comparing across zones (Django stores them in UTC anyway).
 No working time.
-    A calendar without any hours returns ``0`` from ``between``, and ``add`` with
-    ``seconds != 0`` (or ``add_working_days``) raises :class:`CalendarError` at once;
-    a calendar whose every day is a holiday gives up after 200 years.
+    A calendar without any hours returns ``0`` from ``between`` and ``False`` from
+    ``is_working_time``; ``add`` and ``add_working_days`` raise :class:`CalendarError`
+    at once (never an endless loop). A calendar whose every day is a holiday gives up
+    after 200 years with the same error.
 
 Speed
 -----
-Business intervals are kept in UTC microseconds per block of 64 local days (cached):
-the interval starts and ends, the cumulative business time at each end, and the
-block's total, so a DST change only changes the totals of the blocks it falls in.
-``between`` and ``add`` are a bisect in one or two blocks plus the totals of the blocks
-in between: a 30-business-day deadline costs what a one-hour one costs.
+Business intervals are kept in UTC microseconds per block of 64 local days: the
+interval starts and ends, the cumulative business time at each end, and the block's
+total (so a DST change only changes the totals of the blocks it falls in). ``between``
+and ``add`` are a bisect in one or two blocks plus the totals of the blocks in between:
+a 30-business-day deadline costs what a one-hour one costs, a few microseconds. The
+first computation in a block builds it (about a millisecond); blocks are cached on the
+calendar object, so build a calendar once per definition and keep it. The object
+is never changed after construction other than through that cache, and sharing it
+between threads is safe.
 """
 
 from __future__ import annotations
@@ -107,7 +117,7 @@ _ONE_US = timedelta(microseconds=1)
 _BLOCK_DAYS = 64
 _MAX_SCAN_BLOCKS = 200 * 366 // _BLOCK_DAYS + 1  # give up after about 200 years
 _MAX_SCAN_DAYS = 200 * 366
-_CACHE_LIMIT = 4096  # blocks (about 700 years) or days kept per calendar
+_CACHE_LIMIT = 4096  # blocks (about 700 years) kept per calendar
 _FOREVER = 1 << 62  # the end of an open-ended pause, in microseconds
 _HHMM = re.compile(r"\s*(\d{1,2}):(\d{2})\s*")
 
@@ -403,7 +413,6 @@ class BusinessCalendar:
         self._range_firsts = [first for first, _ in self._holiday_ranges]
         self._has_hours = any(self._weekly)
         self._blocks = {}
-        self._days = {}
 
     def __repr__(self):
         hours = sum(end - start for day in self._weekly for start, end in day) / 3600
@@ -470,21 +479,34 @@ class BusinessCalendar:
     def _bound_us(self, day, seconds):
         return self._local_to_us(datetime(day.year, day.month, day.day) + timedelta(0, seconds))
 
-    def _day_intervals(self, ordinal):
-        """The business intervals of one local date as UTC microseconds (cached)."""
-        cached = self._days.get(ordinal)
-        if cached is None:
-            cached = self._compute_day(ordinal)
-            if len(self._days) >= _CACHE_LIMIT:
-                self._days.clear()
-            self._days[ordinal] = cached
-        return cached
+    def _midnight(self, ordinal):
+        """UTC µs of local midnight starting the date ``ordinal``, read with fold=0 and
+        with fold=1 (equal unless midnight is skipped or repeated)."""
+        tz = self.tzinfo
+        try:
+            naive = datetime.fromordinal(ordinal)
+        except (ValueError, OverflowError):
+            raise CalendarError("the computation runs outside the supported dates (years 1-9999)")
+        return (
+            (naive.replace(tzinfo=tz) - _EPOCH) // _ONE_US,
+            (naive.replace(tzinfo=tz, fold=1) - _EPOCH) // _ONE_US,
+        )
 
-    def _compute_day(self, ordinal):
+    def _compute_day(self, ordinal, midnight=None, next_midnight=None):
         day = _date_from_ordinal(ordinal)
         hours = self._weekly[day.weekday()]
         if not hours or self.is_holiday(day):
             return ()
+        if midnight is None:
+            midnight, next_midnight = self._midnight(ordinal), self._midnight(ordinal + 1)
+        base = midnight[0]
+        if (
+            base == midnight[1]
+            and next_midnight[0] == next_midnight[1]
+            and next_midnight[0] - base == _DAY_US
+        ):
+            # An ordinary 24-hour day (the fast path while building blocks).
+            return tuple((base + start * _US, base + end * _US) for start, end in hours)
         out = []
         for start, end in hours:
             s, e = self._bound_us(day, start), self._bound_us(day, end)
@@ -506,11 +528,27 @@ class BusinessCalendar:
 
     def _build_block(self, k):
         first = k * _BLOCK_DAYS
-        begin = self._bound_us(_date_from_ordinal(first), 0)
-        end = self._bound_us(_date_from_ordinal(first + _BLOCK_DAYS), 0)
+        midnights = [None] * (_BLOCK_DAYS + 1)
+
+        def midnight(i):
+            if midnights[i] is None:
+                midnights[i] = self._midnight(first + i)
+            return midnights[i]
+
+        bounds = []
+        for i in (0, _BLOCK_DAYS):
+            fold0, fold1 = midnight(i)
+            bounds.append(
+                fold0 if fold0 <= fold1 else self._bound_us(date.fromordinal(first + i), 0)
+            )
+        begin, end = bounds
         starts, ends = [], []
-        for ordinal in range(first, first + _BLOCK_DAYS):
-            for s, e in self._compute_day(ordinal):
+        weekly, is_holiday = self._weekly, self.is_holiday
+        for i in range(_BLOCK_DAYS):
+            day = date.fromordinal(first + i)
+            if not weekly[day.weekday()] or is_holiday(day):
+                continue
+            for s, e in self._compute_day(first + i, midnight(i), midnight(i + 1)):
                 if ends and s <= ends[-1]:
                     ends[-1] = max(ends[-1], e)  # touching (24x7, or across midnight)
                 else:
@@ -525,7 +563,7 @@ class BusinessCalendar:
     def _locate(self, t):
         """(k, block) of the block that holds instant ``t`` (UTC µs)."""
         k = (t // _DAY_US + _EPOCH_ORDINAL) // _BLOCK_DAYS
-        block = self._block(k)
+        block = self._blocks.get(k) or self._block(k)
         while t < block[0]:
             k -= 1
             block = self._block(k)
@@ -621,6 +659,31 @@ class BusinessCalendar:
     # -- pauses --------------------------------------------------------------------
     def _merge_pauses(self, pauses):
         """Sorted, disjoint (from, to) µs pairs; ``to`` of an open pause is _FOREVER."""
+        if not isinstance(pauses, list | tuple):
+            pauses = list(pauses)
+        spans = []
+        try:
+            for start, end in pauses:
+                s = (start - _EPOCH) // _ONE_US
+                e = _FOREVER if end is None else (end - _EPOCH) // _ONE_US
+                if e > s:
+                    spans.append((s, e))
+        except (TypeError, ValueError):
+            spans = self._checked_pauses(pauses)  # raises with a message that says why
+        if len(spans) < 2:
+            return spans
+        spans.sort()
+        merged = [spans[0]]
+        for s, e in spans:
+            last_s, last_e = merged[-1]
+            if s <= last_e:
+                if e > last_e:
+                    merged[-1] = (last_s, e)
+            else:
+                merged.append((s, e))
+        return merged
+
+    def _checked_pauses(self, pauses):
         spans = []
         for n, pause in enumerate(pauses, start=1):
             try:
@@ -633,15 +696,7 @@ class BusinessCalendar:
             e = _FOREVER if end is None else self._to_us(end)
             if e > s:
                 spans.append((s, e))
-        spans.sort()
-        merged = []
-        for s, e in spans:
-            if merged and s <= merged[-1][1]:
-                if e > merged[-1][1]:
-                    merged[-1] = (merged[-1][0], e)
-            else:
-                merged.append((s, e))
-        return merged
+        return spans
 
     def _add_forward(self, t, r, pauses):
         for ps, pe in pauses:
@@ -694,7 +749,7 @@ class BusinessCalendar:
         else:
             try:
                 r = round(seconds * _US)
-            except TypeError:
+            except (TypeError, ValueError, OverflowError):
                 raise CalendarError(f"seconds must be a number, got {seconds!r}")
         if not self._has_hours:
             raise CalendarError("the calendar has no working hours, so no deadline can be set")
@@ -794,16 +849,19 @@ def holidays_from_package(country, years, subdiv=None, **options):
     year_list = [years] if isinstance(years, int) else sorted(set(years))
     if not year_list:
         return []
+    country = str(country).strip().upper()
+    subdiv = str(subdiv).strip().upper() if subdiv else None
     try:
         table = holidays_package.country_holidays(
             country, subdiv=subdiv, years=year_list, **options
         )
-    except NotImplementedError:
-        raise CalendarError(
-            f"holidays: the holidays package does not know the country {country!r}",
-            "holidays",
-        )
-    except ValueError as exc:
-        raise CalendarError(f"holidays: {exc}", "holidays")
+    except (NotImplementedError, ValueError, KeyError) as exc:
+        if country not in holidays_package.list_supported_countries():
+            message = f"holidays: no public holidays are known for the country {country!r}"
+        elif subdiv:
+            message = f"holidays: {country} has no subdivision {subdiv!r}"
+        else:
+            message = f"holidays: {exc}"
+        raise CalendarError(message, "holidays")
     wanted = set(year_list)
     return sorted(day for day in table if day.year in wanted)
