@@ -24,6 +24,17 @@ def pytest_sessionstart(session):
         assert settings.IS_POSTGRES, "ACCORD_TEST_DATABASE_URL is set but not used"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_process_caches():
+    """Each test starts as a fresh process would: a rolled-back test leaves no cached
+    configuration behind (ids are reused after a rollback on SQLite)."""
+    from accord.slas.clocks import forget_agreements
+
+    forget_agreements()
+    yield
+    forget_agreements()
+
+
 class World:
     """Customers A and B, teams serving each, and a user of every role."""
 

@@ -96,6 +96,8 @@ def main():
                 "services": [s.pk for s in services],
                 "teams": {"desk": desk.pk, "network": network.pk},
                 "calendar": calendar.pk,
+                "sla_customers": [c.pk for c in customers[:2]],
+                "plain_customers": [customers[2].pk],
                 "team_members": {
                     "desk": [agent.pk, agent2.pk],
                     "network": [agent3.pk, agent2.pk],

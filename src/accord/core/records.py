@@ -173,7 +173,9 @@ class Record(models.Model):
     def set_derived(self, **values):
         """Write derived columns (kept by another app, such as the SLA due time) without
         a new version or a history row, and remember them as loaded."""
-        type(self)._base_manager.filter(pk=self.pk).update(**values)
+        from .rows import update_rows
+
+        update_rows(type(self), list(values), [(self.pk, values)])
         loaded = getattr(self, "_loaded", None)
         for name, value in values.items():
             attname = self._meta.get_field(name).attname

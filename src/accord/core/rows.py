@@ -37,12 +37,27 @@ def _statement(model, names, connection):
 def insert_row(model, values: dict, using="default") -> None:
     """Insert one row of ``model``; every concrete field but the primary key must be
     given (by attname or name), so nothing is left to a Python-side default."""
+    insert_rows(model, [values], using=using)
+
+
+def insert_rows(model, rows: list, using="default") -> None:
+    """Insert rows of ``model`` (dicts with the same keys, as for ``insert_row``) with
+    one multi-row INSERT, its text built once per number of rows."""
+    if not rows:
+        return
     connection = connections[using]
-    names = tuple(values)
+    names = tuple(rows[0])
     sql, fields = _statement(model, names, connection)
-    params = [
-        f.get_db_prep_save(values[name], connection) for name, f in zip(names, fields, strict=True)
-    ]
+    if len(rows) > 1:
+        key = (model, names, connection.vendor, len(rows))
+        many = _sql_cache.get(key)
+        if many is None:
+            one = sql[sql.index(" VALUES ") + len(" VALUES ") :]
+            many = sql + ", " + ", ".join([one] * (len(rows) - 1))
+            _sql_cache[key] = many
+        sql = many
+    pairs = list(zip(names, fields, strict=True))
+    params = [f.get_db_prep_save(values[n], connection) for values in rows for n, f in pairs]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
 
@@ -136,4 +151,7 @@ def update_rows(model, names, rows, using="default") -> None:
         for pk, values in rows
     ]
     with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
+        if len(params) == 1:
+            cursor.execute(sql, params[0])
+        else:
+            cursor.executemany(sql, params)

@@ -21,9 +21,29 @@ class SlasConfig(AppConfig):
             record_saved.connect(receivers.ticket_saved, sender=model, weak=False)
             history.journal_added.connect(receivers.journal_added, sender=model, weak=False)
         record_saved.connect(receivers.calendar_saved, sender=Calendar, weak=False)
+        self._watch_configuration()
         panels.register(Ticket, views.clock_panel)
         calendar_views.DETAIL_PANELS.append(views.calendar_panel)
         navigation.register("agreements", "Agreements", "slas:agreement_list", order=50)
         navigation.register(
             "sla_compliance", "SLA compliance", "slas:compliance", order=55, staff_only=True
         )
+
+    def _watch_configuration(self):
+        """Every way the SLA configuration can change tells the clocks' cache."""
+        from django.db.models import signals
+
+        from accord.calendars.models import Calendar
+        from accord.core.records import record_saved
+
+        from .clocks import config_changed
+        from .models import Agreement, EscalationRule, Target
+
+        for model in (Agreement, Calendar):
+            record_saved.connect(config_changed, sender=model, weak=False)
+            signals.post_delete.connect(config_changed, sender=model, weak=False)
+        for model in (Target, EscalationRule):
+            signals.post_save.connect(config_changed, sender=model, weak=False)
+            signals.post_delete.connect(config_changed, sender=model, weak=False)
+        for through in (Agreement.services.through, Agreement.supports.through):
+            signals.m2m_changed.connect(config_changed, sender=through, weak=False)

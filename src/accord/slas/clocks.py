@@ -7,17 +7,20 @@ Everything here runs inside the record's own write (through ``record_saved`` and
 """
 
 import datetime
+import time
+import uuid
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Q
+from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accord.core.rows import update_rows
+from accord.core.models import SiteFlag
+from accord.core.rows import fetch_by_pk, insert_rows, update_rows
 from accord.incidents.choices import Status
 from accord.incidents.models import NO_DEADLINE
 
-from .choices import AgreementKind, AgreementStatus, ClockState, Metric, ResponseEvent
+from .choices import AgreementKind, ClockState, Metric, ResponseEvent
 from .models import Agreement, Clock
 
 LIVE = (ClockState.RUNNING, ClockState.PAUSED)
@@ -80,23 +83,59 @@ def compute(clock):
 
 
 # --- which agreement ------------------------------------------------------------------
+# Agreements, their targets and calendars are read on every record logged or edited,
+# and change rarely: each process keeps them all, checked against a token that every
+# edit of an agreement, a target, an escalation rule or a calendar replaces with a new
+# random value (``config_changed``). The process that made the edit reloads at once;
+# the others look at the token at most once a second.
+_agreements = {"stamp": None, "all": [], "checked": 0.0}
+STAMP_KEY = "sla-config"
+CHECK_EVERY = 1.0  # seconds
+
+
+def config_changed(*args, **kwargs):
+    """Receiver: the SLA configuration changed; every process reloads it."""
+    SiteFlag.objects.update_or_create(key=STAMP_KEY, defaults={"value": uuid.uuid4().hex})
+    forget_agreements()
+
+
+def forget_agreements():
+    _agreements["stamp"] = None
+
+
+def _stamp():
+    flag = fetch_by_pk(SiteFlag, STAMP_KEY)
+    return (connection.alias, connection.settings_dict["NAME"], flag.value if flag else "")
+
+
+def all_agreements():
+    now = time.monotonic()
+    if _agreements["stamp"] is not None and now - _agreements["checked"] < CHECK_EVERY:
+        return _agreements["all"]
+    stamp = _stamp()
+    _agreements["checked"] = now
+    if _agreements["stamp"] != stamp:
+        _agreements["all"] = list(
+            Agreement.objects.select_related("calendar").prefetch_related(
+                "targets", "services", "supported_by", "escalations"
+            )
+        )
+        _agreements["stamp"] = stamp
+    return _agreements["all"]
+
+
 def matching_agreement(record, day=None):
     """The customer's agreed SLA valid on ``day`` that covers the record's service:
     one naming the service beats one covering every service; then the latest start."""
     day = day or timezone.localdate()
-    candidates = (
-        Agreement.objects.filter(
-            kind=AgreementKind.SLA,
-            status=AgreementStatus.AGREED,
-            customer_id=record.customer_id,
-            valid_from__lte=day,
-        )
-        .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=day))
-        .select_related("calendar")
-        .prefetch_related("targets", "services")
-    )
     best, best_key = None, None
-    for agreement in candidates:
+    for agreement in all_agreements():
+        if (
+            agreement.kind != AgreementKind.SLA
+            or agreement.customer_id != record.customer_id
+            or not agreement.is_valid_on(day)
+        ):
+            continue
         service_ids = {s.pk for s in agreement.services.all()}
         if service_ids and record.service_id not in service_ids:
             continue
@@ -111,13 +150,21 @@ def supporting(agreement, record, day=None):
     team is the record's team (or it names none)."""
     day = day or timezone.localdate()
     out = []
-    for a in agreement.supported_by.select_related("calendar").prefetch_related("targets"):
+    for a in agreement.supported_by.all():
         if not a.is_valid_on(day):
             continue
         if a.kind == AgreementKind.OLA and a.team_id and a.team_id != record.assignment_team_id:
             continue
-        out.append(a)
+        out.append(_current(a))
     return out
+
+
+def _current(agreement):
+    """The cached copy (with its targets and calendar loaded) of an agreement."""
+    for a in _agreements["all"]:
+        if a.pk == agreement.pk:
+            return a
+    return agreement
 
 
 # --- starting -------------------------------------------------------------------------
@@ -128,7 +175,9 @@ def clocks_of(record):
     )
 
 
-def start_clocks(record, at=None, note=None):
+def start_clocks(record, at=None, note=None, changes=None):
+    """Make the record's clocks (and apply what already happened to it: logged
+    assigned, say); returns them, written."""
     at = at or record.created
     sla = matching_agreement(record, timezone.localdate(at))
     if sla is None:
@@ -154,6 +203,9 @@ def start_clocks(record, at=None, note=None):
                 started_at=at,
                 base_at=at,
                 state=ClockState.RUNNING,
+                alerts_sent=[],
+                pauses=[],
+                timeline=[],
             )
             compute(clock)
             _log(
@@ -165,8 +217,13 @@ def start_clocks(record, at=None, note=None):
                 % {"agreement": agreement, "p": record.priority, "t": describe(target.seconds)},
             )
             made.append(clock)
-    Clock.objects.bulk_create(made)
+    if changes:
+        _apply(record, made, changes, at)
+    insert_rows(Clock, [{f: getattr(c, f) for f in INSERT_FIELDS} for c in made])
     return made
+
+
+INSERT_FIELDS = [f.attname for f in Clock._meta.concrete_fields if not f.primary_key]
 
 
 def describe(seconds):
@@ -274,12 +331,12 @@ def _response_done(record, changes):
 def on_record_saved(record, created, changes):
     now = timezone.now()
     if created:
-        clocks = start_clocks(record)
-        if clocks and (record.assignment_team_id or record.assignee_id):
-            # Logged already assigned: the response (by assignment) is met at once.
-            _after(record, clocks, {"status": [Status.NEW, record.status]}, now)
-        else:
-            refresh_record(record, clocks)
+        assigned = record.assignment_team_id or record.assignee_id
+        # Logged already assigned: the response (by assignment) is met at once.
+        clocks = start_clocks(
+            record, changes={"status": [Status.NEW, record.status]} if assigned else None
+        )
+        refresh_record(record, clocks)
         return
     interesting = {"status", "priority", "service", "customer", "assignment_team", "assignee"}
     if not interesting & changes.keys():
@@ -341,6 +398,13 @@ def _rematch(record, clocks, changes, now):
 
 
 def _after(record, clocks, changes, now):
+    _apply(record, clocks, changes, now)
+    _save(clocks)
+    refresh_record(record, clocks)
+
+
+def _apply(record, clocks, changes, now):
+    """Move the clocks along with what changed on the record (in memory)."""
     status = record.status
     before = changes.get("status", [None, None])[0]
     for clock in clocks:
@@ -367,8 +431,6 @@ def _after(record, clocks, changes, now):
             pause(clock, now, _("Status %(s)s.") % {"s": record.get_status_display()})
         elif clock.state == ClockState.PAUSED:
             resume(clock, now, _("Status %(s)s.") % {"s": record.get_status_display()})
-    _save(clocks)
-    refresh_record(record, clocks)
 
 
 def _who(record):

@@ -210,3 +210,13 @@ def test_closing_stops_and_cancelling_cancels(world, sla, make_incident):
         transition(incident, world.agent_a, "cancel", expected_version=incident.version, note="dup")
     assert set(clocks.clocks_of(incident).values_list("state", flat=True)) == {"cancelled"}
     assert Clock.objects.filter(state="running").count() == 0
+
+
+def test_an_edited_target_applies_to_the_next_record_at_once(world, sla, make_incident):
+    make_incident()  # the agreements are now cached in this process
+    target = sla.targets.get(priority=3, metric="resolution")
+    target.seconds = 2 * 3600
+    target.save()
+    assert clock(make_incident(), "resolution").target_seconds == 2 * 3600
+    sla.services.add(world.service_b_only)  # now covers one service only
+    assert not clocks.clocks_of(make_incident(service=world.service)).exists()
