@@ -56,8 +56,13 @@ def instant_at(clock, percent):
     if remaining <= 0:
         # Reached before the last rebase (a calendar edit or a change of agreement):
         # counted back from there on the current calendar.
-        return cal.add(clock.base_at, remaining) if remaining else clock.base_at
-    return cal.add(clock.base_at, remaining, pauses_of(clock))
+        return _utc(cal.add(clock.base_at, remaining)) if remaining else clock.base_at
+    return _utc(cal.add(clock.base_at, remaining, pauses_of(clock)))
+
+
+def _utc(moment):
+    # Instants in UTC: comparing or subtracting times of one zone ignores DST folds.
+    return moment.astimezone(datetime.UTC) if moment is not None else None
 
 
 def _log(clock, at, event, note=""):
@@ -68,14 +73,16 @@ def _log(clock, at, event, note=""):
 
 
 def compute(clock):
-    """Deadline and next alert from the clock's state (no write)."""
+    """Deadline and next alert from the clock's state (no write). Business time only
+    grows, so the next alert is the smallest percentage not yet raised."""
     if clock.state == ClockState.RUNNING:
         clock.deadline = instant_at(clock, 100)
-        sent = set(clock.alerts_sent)
-        pending = [p for p in [*clock.agreement.warning_percents, 100] if p not in sent]
-        instants = [instant_at(clock, p) for p in pending]
-        instants = [i for i in instants if i is not None]
-        clock.next_alert_at = min(instants) if instants else None
+        sent = clock.alerts_sent
+        pending = [p for p in clock.agreement.warning_percents if p not in sent]
+        if pending:
+            clock.next_alert_at = instant_at(clock, min(pending))
+        else:
+            clock.next_alert_at = None if 100 in sent else clock.deadline
     else:
         clock.next_alert_at = None
         if clock.state == ClockState.PAUSED:

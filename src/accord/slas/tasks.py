@@ -25,7 +25,7 @@ from accord.incidents.choices import Priority
 
 from . import clocks
 from .choices import ClockState, EscalationAction
-from .models import Clock, Notification, Recalculation
+from .models import Agreement, Clock, Notification, Recalculation
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -188,6 +188,23 @@ def _system_user():
     return user
 
 
+@db_periodic_task(crontab(minute="5", hour="0"))
+def expire_agreements_job():
+    return expire_agreements()
+
+
+def expire_agreements(today=None):
+    """Agreed agreements whose validity ended are marked expired (with history)."""
+    today = today or timezone.localdate()
+    expired = 0
+    with acting_as(None, "job:sla-expiry"):
+        for agreement in Agreement.objects.filter(status="agreed", valid_to__lt=today):
+            agreement.status = "expired"
+            agreement.save()
+            expired += 1
+    return expired
+
+
 # --- the outbox -----------------------------------------------------------------------
 def send_pending(limit=200):
     sent = 0
@@ -231,23 +248,25 @@ def recalculate(run_id, old):
         holidays=Calendar(holidays=old["holidays"]).engine_holidays(),
     )
     at = run.edited_at
-    last_id = 0
     done = run.done
     touched_records = set()
-    while True:
-        batch = list(
-            Clock.objects.filter(calendar=calendar, state__in=clocks.LIVE, pk__gt=last_id)
-            .select_related("agreement")
-            .order_by("pk")[:BATCH]
-        )
-        if not batch:
-            break
+    agreements = {a.pk: a for a in clocks.all_agreements()}
+    note = _("%(c)s was edited.") % {"c": calendar}
+    # The live clocks' ids first (one index scan), then batches by id: no rescans.
+    ids = list(
+        Clock.objects.filter(calendar=calendar, state__in=clocks.LIVE)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    for start in range(0, len(ids), BATCH):
+        batch = list(Clock.objects.filter(pk__in=ids[start : start + BATCH], state__in=clocks.LIVE))
         for clock in batch:
             clock.calendar = calendar
+            clock.agreement = agreements.get(clock.agreement_id) or clock.agreement
             if clock.base_at < at:
                 clocks.rebase(clock, at, old_engine)
             clocks.compute(clock)
-            clocks._log(clock, at, "calendar changed", _("%(c)s was edited.") % {"c": calendar})
+            clocks._log(clock, at, "calendar changed", note)
             touched_records.add((clock.content_type_id, clock.object_id))
         with transaction.atomic():
             update_rows(
@@ -255,7 +274,6 @@ def recalculate(run_id, old):
                 RECALC_FIELDS,
                 [(c.pk, {n: getattr(c, n) for n in RECALC_FIELDS}) for c in batch],
             )
-        last_id = batch[-1].pk
         done += len(batch)
         Recalculation.objects.filter(pk=run.pk).update(done=done)
     _refresh_due(touched_records)
@@ -276,10 +294,12 @@ def _refresh_due(pairs):
             chunk = ids[start : start + BATCH]
             rows = Clock.objects.filter(content_type_id=ct_id, object_id__in=chunk)
             earliest = {}
-            for object_id, deadline in rows.filter(state=ClockState.RUNNING).values_list(
-                "object_id", "deadline"
-            ):
-                if deadline and (object_id not in earliest or deadline < earliest[object_id]):
+            # No filter on the state in SQL: the record index answers this, where a
+            # state condition could lead the planner to walk every running clock.
+            for object_id, state, deadline in rows.values_list("object_id", "state", "deadline"):
+                if state != ClockState.RUNNING or deadline is None:
+                    continue
+                if object_id not in earliest or deadline < earliest[object_id]:
                     earliest[object_id] = deadline
             with transaction.atomic():
                 update_rows(

@@ -124,6 +124,7 @@ class AgreementEditView(LoginRequiredMixin, RecordFormMixin, View):
             with transaction.atomic():
                 before = history.m2m_snapshot(obj, ["services", "supports"])
                 before_targets = _targets_of(obj)
+                calendar_before = obj.calendar_id if obj else None
                 instance = form.save(commit=False)
                 instance.save(expected_version=version if obj else None)
                 form.save_m2m()
@@ -137,7 +138,8 @@ class AgreementEditView(LoginRequiredMixin, RecordFormMixin, View):
                         history.record(
                             instance, "update", {"targets": [before_targets, after_targets]}
                         )
-                        _retarget_clocks(instance)
+                    if after_targets != before_targets or calendar_before != instance.calendar_id:
+                        _retarget_clocks(Agreement.objects.get(pk=instance.pk))
                 return instance
 
         try:
@@ -183,13 +185,14 @@ def _retarget_clocks(agreement):
         if target is None:
             clocks.cancel(clock, now, _("The agreement no longer has this target."))
             changed.append(clock)
-        elif target.seconds != clock.target_seconds:
+        elif target.seconds != clock.target_seconds or clock.calendar_id != agreement.calendar_id:
             clocks.retarget(
                 clock,
                 agreement,
                 target.seconds,
                 now,
-                _("Agreement target changed to %(t)s") % {"t": format_duration(target.seconds)},
+                _("Agreement changed: target %(t)s on %(c)s")
+                % {"t": format_duration(target.seconds), "c": agreement.calendar},
             )
             changed.append(clock)
     clocks._save(changed)

@@ -220,3 +220,14 @@ def test_an_edited_target_applies_to_the_next_record_at_once(world, sla, make_in
     assert clock(make_incident(), "resolution").target_seconds == 2 * 3600
     sla.services.add(world.service_b_only)  # now covers one service only
     assert not clocks.clocks_of(make_incident(service=world.service)).exists()
+
+
+def test_agreements_past_their_end_expire_and_stop_matching(world, sla, make_incident):
+    from accord.slas.tasks import expire_agreements
+
+    Agreement.objects.filter(pk=sla.pk).update(valid_to="2021-01-01")
+    assert not clocks.clocks_of(make_incident()).exists()  # no longer valid today
+    assert expire_agreements() == 1
+    sla.refresh_from_db()
+    assert sla.status == "expired"
+    assert expire_agreements() == 0
