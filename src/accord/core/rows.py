@@ -126,32 +126,54 @@ def fetch_by_pk(model, pk, using="default"):
 
 
 def update_rows(model, names, rows, using="default") -> None:
-    """``UPDATE … SET <names> WHERE pk = …`` for many rows in one executemany, the
-    statement built once: for derived rows rewritten in bulk (SLA clocks). ``rows`` is
-    a list of (pk, {name: value}); each value goes through its field's conversion."""
+    """Set ``names`` on many rows by primary key: ``rows`` is a list of
+    (pk, {name: value}); each value goes through its field's conversion. One
+    ``UPDATE … FROM (VALUES …)`` per slice of rows (a statement per row costs a
+    parse and a plan each), its text built once per slice size."""
     if not rows:
         return
     connection = connections[using]
     names = tuple(names)
-    key = (model, "update", names, connection.vendor)
-    cached = _sql_cache.get(key)
-    if cached is None:
+    meta = model._meta
+    fields = tuple(meta.get_field(name) for name in names)
+    per_row = len(fields) + 1
+    limit = max(1, min(500, (999 if connection.vendor == "sqlite" else 30000) // per_row))
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), limit):
+            part = rows[start : start + limit]
+            sql = _update_sql(model, names, fields, len(part), connection)
+            params = []
+            for pk, values in part:
+                converted = [
+                    f.get_db_prep_save(values[n], connection)
+                    for n, f in zip(names, fields, strict=True)
+                ]
+                # One row: SET the values WHERE the key; several: (key, values) rows.
+                params += [*converted, pk] if len(part) == 1 else [pk, *converted]
+            cursor.execute(sql, params)
+
+
+def _update_sql(model, names, fields, count, connection):
+    key = (model, "update", names, connection.vendor, count)
+    sql = _sql_cache.get(key)
+    if sql is None:
         meta = model._meta
         qn = connection.ops.quote_name
-        fields = tuple(meta.get_field(name) for name in names)
-        assignments = ", ".join(f"{qn(f.column)} = %s" for f in fields)
-        # Names come from the model's metadata, quoted; values are bound parameters.
-        sql = f"UPDATE {qn(meta.db_table)} SET {assignments} WHERE {qn(meta.pk.column)} = %s"  # noqa: S608
-        cached = (sql, fields)
-        _sql_cache[key] = cached
-    sql, fields = cached
-    params = [
-        [f.get_db_prep_save(values[n], connection) for n, f in zip(names, fields, strict=True)]
-        + [pk]
-        for pk, values in rows
-    ]
-    with connection.cursor() as cursor:
-        if len(params) == 1:
-            cursor.execute(sql, params[0])
+        table = qn(meta.db_table)
+        if count == 1:
+            sets = ", ".join(f"{qn(f.column)} = %s" for f in fields)
+            # Names come from the model's metadata, quoted; values are bound parameters.
+            sql = f"UPDATE {table} SET {sets} WHERE {qn(meta.pk.column)} = %s"  # noqa: S608
         else:
-            cursor.executemany(sql, params)
+            pg = connection.vendor == "postgresql"
+            casts = [f"::{meta.pk.db_type(connection)}" if pg else ""] + [
+                f"::{f.db_type(connection)}" if pg else "" for f in fields
+            ]
+            row = "(" + ", ".join(f"%s{c}" for c in casts) + ")"
+            sets = ", ".join(f"{qn(f.column)} = v.column{i + 2}" for i, f in enumerate(fields))
+            sql = (
+                f"UPDATE {table} SET {sets} FROM (VALUES {', '.join([row] * count)}) AS v "  # noqa: S608
+                f"WHERE {table}.{qn(meta.pk.column)} = v.column1"
+            )
+        _sql_cache[key] = sql
+    return sql

@@ -289,6 +289,7 @@ def _refresh_due(pairs):
     for ct_id, obj_id in pairs:
         by_type.setdefault(ct_id, []).append(obj_id)
     for ct_id, ids in by_type.items():
+        ids.sort()
         model = ContentType.objects.get_for_id(ct_id).model_class()
         for start in range(0, len(ids), BATCH):
             chunk = ids[start : start + BATCH]

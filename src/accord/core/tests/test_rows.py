@@ -152,3 +152,26 @@ def test_priority_computed_by_the_insert_follows_the_edited_matrix(world, make_i
     # A cell missing from the matrix falls back to the default matrix.
     PriorityRule.objects.filter(impact=1, urgency=1).delete()
     assert make_incident(impact=1, urgency=1).priority == 1
+
+
+def test_update_rows_sets_many_rows_in_one_statement(world, make_incident):
+    from django.test.utils import CaptureQueriesContext
+
+    from accord.core.rows import update_rows
+
+    a, b, c = (make_incident() for _ in range(3))
+    when = timezone.now().replace(microsecond=0)
+    with CaptureQueriesContext(connection) as ctx:
+        update_rows(
+            Incident,
+            ["sla_due", "sla_breached"],
+            [
+                (a.pk, {"sla_due": when, "sla_breached": True}),
+                (b.pk, {"sla_due": when + datetime.timedelta(hours=1), "sla_breached": False}),
+            ],
+        )
+    assert len(ctx.captured_queries) == 1
+    got = {i.pk: (i.sla_due, i.sla_breached) for i in Incident.objects.all()}
+    assert got[a.pk] == (when, True)
+    assert got[b.pk] == (when + datetime.timedelta(hours=1), False)
+    assert got[c.pk][1] is False and got[c.pk][0].year == 9999  # untouched
