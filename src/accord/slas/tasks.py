@@ -302,9 +302,13 @@ def _refresh_due(pairs):
                     continue
                 if object_id not in earliest or deadline < earliest[object_id]:
                     earliest[object_id] = deadline
+            current = dict(model._base_manager.filter(pk__in=chunk).values_list("pk", "sla_due"))
+            # Only the records whose due time moved are written (an UPDATE of a row
+            # touches every index of the table).
+            moved = [
+                (pk, {"sla_due": due})
+                for pk in chunk
+                if pk in current and current[pk] != (due := earliest.get(pk, clocks.NO_DEADLINE))
+            ]
             with transaction.atomic():
-                update_rows(
-                    model,
-                    ["sla_due"],
-                    [(pk, {"sla_due": earliest.get(pk, clocks.NO_DEADLINE)}) for pk in chunk],
-                )
+                update_rows(model, ["sla_due"], moved)
