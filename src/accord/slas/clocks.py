@@ -177,8 +177,12 @@ def _current(agreement):
 # --- starting -------------------------------------------------------------------------
 def clocks_of(record):
     ct = ContentType.objects.get_for_model(type(record))
-    return Clock.objects.filter(content_type=ct, object_id=record.pk).select_related(
-        "agreement", "calendar"
+    # In the order they were started: the SLA's response, then its resolution, then
+    # those of the agreements under it.
+    return (
+        Clock.objects.filter(content_type=ct, object_id=record.pk)
+        .select_related("agreement", "calendar")
+        .order_by("pk")
     )
 
 
