@@ -20,6 +20,7 @@ from accord.core.exports import stream_csv
 from accord.core.policy import can, restrict, scope_for
 from accord.core.records import StaleRecordError
 from accord.core.views import RecordFormMixin, RecordListView
+from accord.incidents.choices import Status
 from accord.organizations.models import Customer
 
 from . import clocks
@@ -64,6 +65,9 @@ class AgreementDetailView(LoginRequiredMixin, View):
                 "supports": restrict(agreement.supports.all(), request.user),
                 "supported_by": restrict(agreement.supported_by.all(), request.user),
                 "escalations": agreement.escalations.select_related("team"),
+                "pauses": [
+                    str(Status(s).label) for s in agreement.pause_statuses if s in Status.values
+                ],
                 "can_change": can(request.user, "change", Agreement),
                 "is_customer": scope.is_customer,
                 "timeline": _history(agreement) if not scope.is_customer else [],

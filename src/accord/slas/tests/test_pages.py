@@ -127,6 +127,7 @@ def test_an_agreement_is_saved_with_its_targets(client, world, always):
     assert got == {("response", 1): 1800, ("resolution", 1): 14400, ("resolution", 3): 5400}
     page = client.get(agreement.get_absolute_url()).content.decode()
     assert "1h 30m" in page and "30m" in page
+    assert "Pending customer" in page  # the clock pauses while pending customer
 
 
 @pytest.mark.parametrize(
