@@ -11,8 +11,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from accord.core.policy import Role
-from accord.core.records import Record
+from accord.core.policy import OWNER_EDITED
+from accord.core.records import DetailPage, Record
 
 from .engine import WEEKDAYS, BusinessCalendar, CalendarError
 
@@ -30,7 +30,7 @@ def _empty_holidays():
     return {key: type(value)() for key, value in EMPTY_HOLIDAYS.items()}
 
 
-class Calendar(Record):
+class Calendar(DetailPage, Record):
     """Working hours and holidays in one time zone."""
 
     name = models.CharField(_("name"), max_length=100, unique=True)
@@ -41,10 +41,7 @@ class Calendar(Record):
     # "2026-08-14"]], "names": {"2026-12-24": "Christmas Eve", "12-25": "Christmas"}}
     holidays = models.JSONField(_("holidays"), default=_empty_holidays)
 
-    permissions = {
-        "add": {Role.ADMINISTRATOR, Role.OWNER},
-        "change": {Role.ADMINISTRATOR, Role.OWNER},
-    }
+    permissions = OWNER_EDITED
 
     class Meta:
         ordering = ["name"]
@@ -52,10 +49,7 @@ class Calendar(Record):
     def __str__(self):
         return self.name
 
-    def get_absolute_url(self):
-        from django.urls import reverse
-
-        return reverse("calendars:calendar_detail", args=[self.pk])
+    detail_url_name = "calendars:calendar_detail"
 
     def engine_holidays(self):
         h = self.holidays or {}

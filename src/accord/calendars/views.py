@@ -1,13 +1,12 @@
 """Calendar pages for staff: the list, a calendar's page, create and edit."""
 
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import render
 from django.views import View
 
-from accord.core.policy import can, restrict, scope_for
-from accord.core.views import RecordEditView, RecordListView
+from accord.core.policy import can, restrict
+from accord.core.views import RecordEditView, RecordListView, StaffOnlyMixin
 
 from .engine import WEEKDAYS
 from .forms import DAY_LABELS, CalendarForm
@@ -15,15 +14,7 @@ from .models import Calendar
 from .tables import CalendarTable
 
 
-class StaffOnly:
-    def dispatch(self, request, *args, **kwargs):
-        scope = scope_for(request.user)
-        if scope is not None and scope.is_customer:
-            raise PermissionDenied
-        return super().dispatch(request, *args, **kwargs)
-
-
-class CalendarListView(StaffOnly, RecordListView):
+class CalendarListView(StaffOnlyMixin, RecordListView):
     model = Calendar
     table_class = CalendarTable
     list_name = "calendars"
@@ -31,7 +22,7 @@ class CalendarListView(StaffOnly, RecordListView):
     create_url_name = "calendars:calendar_create"
 
 
-class CalendarDetailView(LoginRequiredMixin, StaffOnly, View):
+class CalendarDetailView(LoginRequiredMixin, StaffOnlyMixin, View):
     def get(self, request, pk):
         calendar = restrict(Calendar.objects.all(), request.user).filter(pk=pk).first()
         if calendar is None:
@@ -55,7 +46,7 @@ class CalendarDetailView(LoginRequiredMixin, StaffOnly, View):
 DETAIL_PANELS: list = []
 
 
-class CalendarEditView(StaffOnly, RecordEditView):
+class CalendarEditView(StaffOnlyMixin, RecordEditView):
     model = Calendar
     form_class = CalendarForm
     list_url_name = "calendars:calendar_list"

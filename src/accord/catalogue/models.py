@@ -6,8 +6,8 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
-from accord.core.policy import Role
-from accord.core.records import Record
+from accord.core.policy import OWNER_EDITED, Role
+from accord.core.records import DetailPage, Record
 from accord.organizations.models import Customer
 from accord.users.models import Team
 
@@ -52,7 +52,7 @@ def _forget_served(sender, **kwargs):
     _served_cache.clear()
 
 
-class Service(Record):
+class Service(DetailPage, Record):
     """An IT service in the catalogue."""
 
     name = models.CharField(_("name"), max_length=150, unique=True)
@@ -91,21 +91,13 @@ class Service(Record):
         "self", verbose_name=_("depends on"), symmetrical=False, related_name="used_by", blank=True
     )
 
-    permissions = {
-        "add": {Role.ADMINISTRATOR, Role.OWNER},
-        "change": {Role.ADMINISTRATOR, Role.OWNER},
-    }
+    permissions = OWNER_EDITED
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self):
         return self.name
-
-    def get_absolute_url(self):
-        from django.urls import reverse
-
-        return reverse("catalogue:service_detail", args=[self.pk])
 
     detail_url_name = "catalogue:service_detail"
 

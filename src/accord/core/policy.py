@@ -27,6 +27,12 @@ STAFF_ROLES = frozenset({Role.ADMINISTRATOR, Role.AGENT, Role.MANAGER, Role.OWNE
 WRITING_STAFF = frozenset({Role.ADMINISTRATOR, Role.AGENT, Role.MANAGER, Role.OWNER})
 ALL_ROLES = frozenset(Role)
 
+# Catalogue-like records that administrators and service owners maintain.
+OWNER_EDITED = {
+    "add": frozenset({Role.ADMINISTRATOR, Role.OWNER}),
+    "change": frozenset({Role.ADMINISTRATOR, Role.OWNER}),
+}
+
 # Who may do what to a record type unless the model says otherwise ("permissions").
 DEFAULT_PERMISSIONS = {
     "view": ALL_ROLES,

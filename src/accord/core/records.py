@@ -205,6 +205,18 @@ class Record(models.Model):
         return results
 
 
+class DetailPage:
+    """A record type with a page of its own, named by ``detail_url_name`` (the URL
+    takes the primary key); tables build row links from the name too."""
+
+    detail_url_name: str = ""
+
+    def get_absolute_url(self):
+        from django.urls import reverse
+
+        return reverse(self.detail_url_name, args=[self.pk])
+
+
 class NumberedRecord(Record):
     """A record with a reference number such as INC0000123."""
 

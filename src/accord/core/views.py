@@ -34,6 +34,17 @@ def capped_count(queryset, limit=COUNT_LIMIT):
     return min(n, limit), n > limit
 
 
+class StaffOnlyMixin:
+    """Pages for the provider's staff: a customer user is refused (403); an anonymous
+    visitor passes on to the login check. List it first among the view's bases."""
+
+    def dispatch(self, request, *args, **kwargs):
+        scope = scope_for(request.user)
+        if scope is not None and scope.is_customer:
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+
 class RecordListView(LoginRequiredMixin, TemplateView):
     """A filtered, sorted, paged list of one record type within the user's scope."""
 

@@ -12,14 +12,13 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.expressions import RawSQL
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, transition
 
 from accord.catalogue.models import Service
 from accord.core.policy import ALL_ROLES, WRITING_STAFF, Role
-from accord.core.records import NumberedRecord, Record
+from accord.core.records import DetailPage, NumberedRecord, Record
 from accord.organizations.models import Customer
 from accord.users.models import Team
 
@@ -191,7 +190,7 @@ OPEN = models.Q(is_open=models.Value(True))
 NO_DEADLINE = datetime.datetime(9999, 12, 31, tzinfo=datetime.UTC)
 
 
-class Ticket(NumberedRecord):
+class Ticket(DetailPage, NumberedRecord):
     """What incidents and service requests share."""
 
     kind = ""  # "incident" or "request", for categories
@@ -282,9 +281,6 @@ class Ticket(NumberedRecord):
     class Meta:
         abstract = True
         ordering = ["priority", "created"]
-
-    def get_absolute_url(self):
-        return reverse(self.detail_url_name, args=[self.pk])
 
     # --- rules ------------------------------------------------------------------
     def clean(self):

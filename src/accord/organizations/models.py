@@ -4,11 +4,11 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from accord.core.records import Record
+from accord.core.records import DetailPage, Record
 from accord.users.models import Team
 
 
-class Customer(Record):
+class Customer(DetailPage, Record):
     """An organisation the service provider serves."""
 
     name = models.CharField(_("name"), max_length=150, unique=True)
@@ -37,11 +37,6 @@ class Customer(Record):
 
     def __str__(self):
         return self.name
-
-    def get_absolute_url(self):
-        from django.urls import reverse
-
-        return reverse(self.detail_url_name, args=[self.pk])
 
 
 class Contact(Record):

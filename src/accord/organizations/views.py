@@ -1,38 +1,28 @@
 """Customer pages for staff: the list and a customer's page with its contacts."""
 
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import render
 from django.views import View
 
-from accord.core.policy import restrict, scope_for
-from accord.core.views import RecordListView
+from accord.core.policy import restrict
+from accord.core.views import RecordListView, StaffOnlyMixin
 
 from .filters import CustomerFilterSet
 from .models import Customer
 from .tables import CustomerTable
 
 
-class CustomerListView(RecordListView):
+class CustomerListView(StaffOnlyMixin, RecordListView):
     model = Customer
     table_class = CustomerTable
     filterset_class = CustomerFilterSet
     list_name = "customers"
     title = "Customers"
 
-    def get(self, request, *args, **kwargs):
-        scope = scope_for(request.user)
-        if scope is not None and scope.is_customer:
-            raise PermissionDenied
-        return super().get(request, *args, **kwargs)
 
-
-class CustomerDetailView(LoginRequiredMixin, View):
+class CustomerDetailView(LoginRequiredMixin, StaffOnlyMixin, View):
     def get(self, request, pk):
-        scope = scope_for(request.user)
-        if scope.is_customer:
-            raise PermissionDenied
         customer = restrict(Customer.objects.all(), request.user).filter(pk=pk).first()
         if customer is None:
             raise Http404

@@ -20,8 +20,8 @@ from django.utils.translation import gettext_lazy as _
 
 from accord.calendars.models import Calendar
 from accord.catalogue.models import Service
-from accord.core.policy import Role
-from accord.core.records import Record
+from accord.core.policy import OWNER_EDITED
+from accord.core.records import DetailPage, Record
 from accord.incidents.choices import Priority, Status
 from accord.organizations.models import Customer
 from accord.users.models import Team
@@ -44,7 +44,7 @@ def _default_warnings():
     return [75, 90]
 
 
-class Agreement(Record):
+class Agreement(DetailPage, Record):
     kind = models.CharField(
         _("kind"), max_length=3, choices=AgreementKind.choices, default=AgreementKind.SLA
     )
@@ -112,21 +112,13 @@ class Agreement(Record):
     warning_percents = models.JSONField(_("warn at (% of target)"), default=_default_warnings)
 
     customer_field = "customer"
-    permissions = {
-        "add": {Role.ADMINISTRATOR, Role.OWNER},
-        "change": {Role.ADMINISTRATOR, Role.OWNER},
-    }
+    permissions = OWNER_EDITED
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self):
         return self.name
-
-    def get_absolute_url(self):
-        from django.urls import reverse
-
-        return reverse("slas:agreement_detail", args=[self.pk])
 
     detail_url_name = "slas:agreement_detail"
 

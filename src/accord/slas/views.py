@@ -4,7 +4,6 @@ the SLA compliance report."""
 import datetime
 
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count, Q
 from django.http import Http404
@@ -18,8 +17,7 @@ from accord.catalogue.models import Service
 from accord.core import history
 from accord.core.exports import stream_csv
 from accord.core.policy import can, restrict, scope_for
-from accord.core.records import StaleRecordError
-from accord.core.views import RecordFormMixin, RecordListView
+from accord.core.views import RecordEditView, RecordListView, StaffOnlyMixin
 from accord.incidents.choices import Status
 from accord.organizations.models import Customer
 
@@ -80,40 +78,28 @@ def _history(agreement):
     return history.describe(Agreement, rows)
 
 
-class AgreementEditView(LoginRequiredMixin, RecordFormMixin, View):
+class AgreementEditView(RecordEditView):
+    """The record edit page, with the targets grid and the escalation rules."""
+
+    model = Agreement
+    form_class = AgreementForm
+    list_url_name = "slas:agreement_list"
     template_name = "slas/agreement_form.html"
+    formset = None
 
-    def get_object(self, pk):
-        if pk is None:
-            return None
-        obj = restrict(Agreement.objects.all(), self.request.user).filter(pk=pk).first()
-        if obj is None:
-            raise Http404
-        return obj
-
-    def check(self, obj):
-        if not can(self.request.user, "change" if obj else "add", Agreement):
-            raise PermissionDenied
-
-    def render_form(self, form, status=200, formset=None):
+    def render_form(self, form, status=200):
         obj = form.instance if form.instance.pk else None
-        formset = formset or getattr(self, "formset", None) or EscalationFormSet(instance=obj)
         return render(
             self.request,
             self.template_name,
             {
                 "form": form,
-                "formset": formset,
+                "formset": self.formset or EscalationFormSet(instance=obj),
                 "title": _("Edit %(name)s") % {"name": obj} if obj else _("New agreement"),
-                "cancel_url": obj.get_absolute_url() if obj else reverse("slas:agreement_list"),
+                "cancel_url": obj.get_absolute_url() if obj else reverse(self.list_url_name),
             },
             status=status,
         )
-
-    def get(self, request, pk=None):
-        obj = self.get_object(pk)
-        self.check(obj)
-        return self.render_form(AgreementForm(instance=obj, user=request.user))
 
     def post(self, request, pk=None):
         obj = self.get_object(pk)
@@ -121,7 +107,7 @@ class AgreementEditView(LoginRequiredMixin, RecordFormMixin, View):
         form = AgreementForm(request.POST, instance=obj, user=request.user)
         self.formset = EscalationFormSet(request.POST, instance=obj or Agreement())
         if not form.is_valid() or not self.formset.is_valid():
-            return self.render_form(form, status=400, formset=self.formset)
+            return self.render_form(form, status=400)
         version = form.cleaned_data.get("version")
 
         def save():
@@ -146,10 +132,7 @@ class AgreementEditView(LoginRequiredMixin, RecordFormMixin, View):
                         _retarget_clocks(Agreement.objects.get(pk=instance.pk))
                 return instance
 
-        try:
-            return self.run_action(form, save)
-        except StaleRecordError as exc:
-            return self.stale_response(form, exc)
+        return self.run_action(form, save)
 
 
 def _targets_of(agreement):
@@ -291,11 +274,8 @@ def _month(text):
     return first, nxt
 
 
-class ComplianceView(LoginRequiredMixin, View):
+class ComplianceView(LoginRequiredMixin, StaffOnlyMixin, View):
     def get(self, request):
-        scope = scope_for(request.user)
-        if scope is None or scope.is_customer:
-            raise PermissionDenied
         first, nxt = _month(request.GET.get("month"))
         group = request.GET.get("by") if request.GET.get("by") in GROUPS else "agreement"
         metric = request.GET.get("metric") if request.GET.get("metric") in Metric.values else ""

@@ -2,13 +2,16 @@
 the record page explains its clocks, the report counts only what the user may see."""
 
 import csv
+import datetime
 import io
 
 import pytest
 from django.urls import reverse
 
 from accord.calendars.models import Calendar
+from accord.core.context import acting_as
 from accord.core.testing import form_data
+from accord.slas import clocks
 from accord.slas.forms import AgreementForm
 from accord.slas.models import Agreement
 from accord.slas.tasks import check_clocks
@@ -201,17 +204,13 @@ def test_compliance_counts_only_what_the_user_serves(client, world, sla, always,
         status="agreed",
         valid_from="2020-01-01",
     )
-    from accord.core.context import acting_as
-
     with acting_as(world.admin, "test"):
         with_b.save()
     with_b.targets.create(priority=3, metric="resolution", seconds=3600)
     a = make_incident()
     make_incident(customer=world.customer_b)
-    from accord.slas import clocks
-
     breach = clocks.clocks_of(a).get(metric="resolution").started_at
-    check_clocks(now=breach + __import__("datetime").timedelta(hours=5))
+    check_clocks(now=breach + datetime.timedelta(hours=5))
     client.force_login(world.agent_a)
     r = client.get(reverse("slas:compliance"), {"by": "agreement"})
     names = [row["name"] for row in r.context["table"]]
@@ -225,3 +224,13 @@ def test_compliance_counts_only_what_the_user_serves(client, world, sla, always,
     assert [row["name"] for row in r.context["table"]] == ["Alpha Ltd", "Beta plc"]
     client.force_login(world.customer_user_a)
     assert client.get(reverse("slas:compliance")).status_code == 403
+
+
+def test_calendar_pages_are_for_staff(client, world, always):
+    client.force_login(world.customer_user_a)
+    for url in (reverse("calendars:calendar_list"), always.get_absolute_url()):
+        assert client.get(url).status_code == 403
+    client.force_login(world.agent_a)
+    assert client.get(always.get_absolute_url()).status_code == 200
+    client.logout()
+    assert client.get(reverse("calendars:calendar_list")).status_code == 302
