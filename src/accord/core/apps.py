@@ -9,8 +9,12 @@ class CoreConfig(AppConfig):
     verbose_name = "Core"
 
     def ready(self):
+        from django.db.models import Field
         from django.db.models.signals import post_migrate
 
         from .numbering import ensure_sequences
+        from .rows import AnyOf
+
+        Field.register_lookup(AnyOf)
 
         post_migrate.connect(ensure_sequences, dispatch_uid="accord-reference-sequences")

@@ -1,13 +1,23 @@
-"""Append-only rows written on every save (change log, search entries): one INSERT
+"""Rows read and written in bulk, by SQL built once.
+
+Append-only rows written on every save (change log, search entries): one INSERT
 whose text is built once per model and column set.
 
 ``Model.objects.create`` compiles its SQL anew on every call, which measured as a
 tenth of an API create. These rows have no save() logic and no signal receivers, so
 they go in directly; each value still passes through its field's own conversion
 (``get_db_prep_save``), so JSON, dates and booleans are stored as the ORM would.
+
+Also: the lookups every API request makes (``fetch_one``), many rows updated by key
+in one statement (``update_rows``), the ``__any`` lookup, and ``WriteBehind`` for
+batch jobs.
 """
 
-from django.db import connections
+import queue
+import threading
+
+from django.db import connections, transaction
+from django.db.models import Lookup
 
 _sql_cache: dict = {}
 
@@ -127,17 +137,25 @@ def fetch_by_pk(model, pk, using="default"):
 
 def update_rows(model, names, rows, using="default") -> None:
     """Set ``names`` on many rows by primary key: ``rows`` is a list of
-    (pk, {name: value}); each value goes through its field's conversion. One
-    ``UPDATE … FROM (VALUES …)`` per slice of rows (a statement per row costs a
-    parse and a plan each), its text built once per slice size."""
+    (pk, {name: value}); each value goes through its field's conversion.
+
+    On PostgreSQL one ``UPDATE … FROM unnest(arrays)``: a parameter per column, bound
+    on the server, so the statement's text is the same whatever the number of rows
+    (a text with thousands of placeholders, or of quoted values, costs more on the
+    client than the update takes on the server). Elsewhere one
+    ``UPDATE … FROM (VALUES …)`` per slice of rows, its text built once per slice
+    size."""
     if not rows:
         return
     connection = connections[using]
     names = tuple(names)
     meta = model._meta
     fields = tuple(meta.get_field(name) for name in names)
+    if connection.vendor == "postgresql" and len(rows) > 1:
+        _update_arrays(model, names, fields, rows, connection)
+        return
     per_row = len(fields) + 1
-    limit = max(1, min(500, (999 if connection.vendor == "sqlite" else 30000) // per_row))
+    limit = max(1, min(500, 999 // per_row))
     with connection.cursor() as cursor:
         for start in range(0, len(rows), limit):
             part = rows[start : start + limit]
@@ -165,11 +183,7 @@ def _update_sql(model, names, fields, count, connection):
             # Names come from the model's metadata, quoted; values are bound parameters.
             sql = f"UPDATE {table} SET {sets} WHERE {qn(meta.pk.column)} = %s"  # noqa: S608
         else:
-            pg = connection.vendor == "postgresql"
-            casts = [f"::{meta.pk.db_type(connection)}" if pg else ""] + [
-                f"::{f.db_type(connection)}" if pg else "" for f in fields
-            ]
-            row = "(" + ", ".join(f"%s{c}" for c in casts) + ")"
+            row = "(" + ", ".join(["%s"] * (len(fields) + 1)) + ")"
             sets = ", ".join(f"{qn(f.column)} = v.column{i + 2}" for i, f in enumerate(fields))
             sql = (
                 f"UPDATE {table} SET {sets} FROM (VALUES {', '.join([row] * count)}) AS v "  # noqa: S608
@@ -177,3 +191,130 @@ def _update_sql(model, names, fields, count, connection):
             )
         _sql_cache[key] = sql
     return sql
+
+
+def _update_arrays(model, names, fields, rows, connection):
+    key = (model, "update-arrays", names)
+    sql = _sql_cache.get(key)
+    if sql is None:
+        meta = model._meta
+        qn = connection.ops.quote_name
+        table = qn(meta.db_table)
+        arrays = ", ".join(f"%b::{f.db_type(connection)}[]" for f in (meta.pk, *fields))
+        columns = ", ".join(["k", *(f"c{i}" for i in range(len(fields)))])
+        sets = ", ".join(f"{qn(f.column)} = v.c{i}" for i, f in enumerate(fields))
+        # Names come from the model's metadata, quoted; values are bound arrays.
+        sql = (
+            f"UPDATE {table} SET {sets} FROM unnest({arrays}) AS v({columns}) "  # noqa: S608
+            f"WHERE {table}.{qn(meta.pk.column)} = v.k"
+        )
+        _sql_cache[key] = sql
+    columns = [[pk for pk, _ in rows]]
+    for name, field in zip(names, fields, strict=True):
+        columns.append([field.get_db_prep_save(values[name], connection) for _, values in rows])
+    with _bound_cursor(connection) as cursor:
+        cursor.execute(sql, columns)
+
+
+def _bound_cursor(connection):
+    """A PostgreSQL cursor that sends the parameters apart from the statement.
+    Django's cursors bind on the client, quoting each value into the text, which for
+    arrays of thousands of JSON documents costs more than the update itself. Wrapped
+    as Django wraps its own (errors translated, queries logged when logging is on)."""
+    import psycopg
+
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        return connection._prepare_cursor(psycopg.Cursor(connection.connection))
+
+
+class AnyOf(Lookup):
+    """``field__any=[…]``: the field is one of the values. Unlike ``__in``, one array
+    parameter on PostgreSQL (``= ANY(%s)``), so the statement's text does not grow
+    with the list: for jobs that read rows by the thousand. Elsewhere an IN list."""
+
+    lookup_name = "any"
+    prepare_rhs = False
+
+    def get_db_prep_lookup(self, value, connection):
+        field = self.lhs.output_field
+        return ("%s", [[field.get_db_prep_value(v, connection) for v in value]])
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        _, (values,) = self.process_rhs(compiler, connection)
+        if not values:
+            return "1 = 0", []
+        if connection.vendor == "postgresql":
+            return f"{lhs} = ANY(%s)", [*lhs_params, values]
+        return f"{lhs} IN ({', '.join(['%s'] * len(values))})", [*lhs_params, *values]
+
+
+class WriteBehind:
+    """Writes made by a second thread, on a connection of its own, while the caller
+    reads and computes the next part: for jobs that read, compute and write in
+    batches, so the database's work and Python's overlap (the SLA recalculation).
+
+    ``submit(fn, *args)`` queues a call; calls run in order, each in a transaction of
+    its own; at most ``depth`` wait, which bounds memory. ``drain()`` waits until all
+    have run. A failed call stops the rest and is raised in the caller at its next
+    ``submit``, ``drain`` or on leaving the block. Inside a transaction the caller
+    holds (a caller's atomic block, or a test's) a second connection could not see
+    the caller's rows, so then each call runs at once, in line."""
+
+    def __init__(self, using="default", depth=2):
+        self.using = using
+        self.depth = depth
+        self.error = None
+        self.thread = None
+
+    def __enter__(self):
+        if not connections[self.using].in_atomic_block:
+            self.queue = queue.Queue(maxsize=self.depth)
+            self.thread = threading.Thread(target=self._work, name="write-behind", daemon=True)
+            self.thread.start()
+        return self
+
+    def submit(self, fn, *args):
+        if self.thread is None:
+            with transaction.atomic(using=self.using):
+                fn(*args)
+            return
+        self._raise()
+        self.queue.put((fn, args))
+
+    def drain(self):
+        if self.thread is not None:
+            self.queue.join()
+            self._raise()
+
+    def __exit__(self, exc_type, exc, tb):
+        if self.thread is not None:
+            self.queue.put(None)
+            self.thread.join()
+            self.thread = None
+            if exc is None:
+                self._raise()
+
+    def _raise(self):
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+
+    def _work(self):
+        try:
+            while True:
+                item = self.queue.get()
+                try:
+                    if item is None:
+                        return
+                    if self.error is None:
+                        fn, args = item
+                        with transaction.atomic(using=self.using):
+                            fn(*args)
+                except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                    self.error = exc
+                finally:
+                    self.queue.task_done()
+        finally:
+            connections[self.using].close()

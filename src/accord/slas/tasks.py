@@ -19,7 +19,7 @@ from huey.contrib.djhuey import db_periodic_task, db_task
 from accord.calendars.engine import BusinessCalendar
 from accord.calendars.models import Calendar
 from accord.core.context import acting_as
-from accord.core.rows import update_rows
+from accord.core.rows import WriteBehind, update_rows
 from accord.incidents import actions
 from accord.incidents.choices import Priority
 
@@ -248,7 +248,6 @@ def recalculate(run_id, old):
         holidays=Calendar(holidays=old["holidays"]).engine_holidays(),
     )
     at = run.edited_at
-    done = run.done
     touched_records = set()
     agreements = {a.pk: a for a in clocks.all_agreements()}
     note = _("%(c)s was edited.") % {"c": calendar}
@@ -258,30 +257,40 @@ def recalculate(run_id, old):
         .order_by("pk")
         .values_list("pk", flat=True)
     )
-    for start in range(0, len(ids), BATCH):
-        batch = list(Clock.objects.filter(pk__in=ids[start : start + BATCH], state__in=clocks.LIVE))
-        for clock in batch:
-            clock.calendar = calendar
-            clock.agreement = agreements.get(clock.agreement_id) or clock.agreement
-            if clock.base_at < at:
-                clocks.rebase(clock, at, old_engine)
-            clocks.compute(clock)
-            clocks._log(clock, at, "calendar changed", note)
-            touched_records.add((clock.content_type_id, clock.object_id))
-        with transaction.atomic():
-            update_rows(
-                Clock,
-                RECALC_FIELDS,
-                [(c.pk, {n: getattr(c, n) for n in RECALC_FIELDS}) for c in batch],
-            )
-        done += len(batch)
-        Recalculation.objects.filter(pk=run.pk).update(done=done)
-    _refresh_due(touched_records)
-    Recalculation.objects.filter(pk=run.pk).update(done=done, finished_at=timezone.now())
-    return done
+    live = Clock.objects.filter(calendar=calendar, state__in=clocks.LIVE)
+    progress = {"done": 0}  # a retried job starts over
+    # The database writes one batch while the next is read and computed.
+    with WriteBehind() as writer:
+        for start in range(0, len(ids), BATCH):
+            # A range of ids, not a list of them: a short statement, and clocks
+            # started since (on the new calendar already) lie beyond the last id.
+            first, last = ids[start], ids[min(start + BATCH, len(ids)) - 1]
+            batch = list(live.filter(pk__gte=first, pk__lte=last))
+            for clock in batch:
+                clock.calendar = calendar
+                clock.agreement = agreements.get(clock.agreement_id) or clock.agreement
+                if clock.base_at < at:
+                    clocks.rebase(clock, at, old_engine)
+                clocks.compute(clock)
+                clocks._log(clock, at, "calendar changed", note)
+                touched_records.add((clock.content_type_id, clock.object_id))
+            rows = [(c.pk, {n: getattr(c, n) for n in RECALC_FIELDS}) for c in batch]
+            writer.submit(_write_clocks, run.pk, rows, progress)
+        writer.drain()
+        _refresh_due(touched_records, writer)
+    Recalculation.objects.filter(pk=run.pk).update(
+        done=progress["done"], finished_at=timezone.now()
+    )
+    return progress["done"]
 
 
-def _refresh_due(pairs):
+def _write_clocks(run_pk, rows, progress):
+    update_rows(Clock, RECALC_FIELDS, rows)
+    progress["done"] += len(rows)
+    Recalculation.objects.filter(pk=run_pk).update(done=progress["done"])
+
+
+def _refresh_due(pairs, writer):
     """Recompute the due column of the records whose clocks moved."""
     from django.contrib.contenttypes.models import ContentType
 
@@ -293,7 +302,7 @@ def _refresh_due(pairs):
         model = ContentType.objects.get_for_id(ct_id).model_class()
         for start in range(0, len(ids), BATCH):
             chunk = ids[start : start + BATCH]
-            rows = Clock.objects.filter(content_type_id=ct_id, object_id__in=chunk)
+            rows = Clock.objects.filter(content_type_id=ct_id, object_id__any=chunk)
             earliest = {}
             # No filter on the state in SQL: the record index answers this, where a
             # state condition could lead the planner to walk every running clock.
@@ -302,7 +311,7 @@ def _refresh_due(pairs):
                     continue
                 if object_id not in earliest or deadline < earliest[object_id]:
                     earliest[object_id] = deadline
-            current = dict(model._base_manager.filter(pk__in=chunk).values_list("pk", "sla_due"))
+            current = dict(model._base_manager.filter(pk__any=chunk).values_list("pk", "sla_due"))
             # Only the records whose due time moved are written (an UPDATE of a row
             # touches every index of the table).
             moved = [
@@ -310,5 +319,5 @@ def _refresh_due(pairs):
                 for pk in chunk
                 if pk in current and current[pk] != (due := earliest.get(pk, clocks.NO_DEADLINE))
             ]
-            with transaction.atomic():
-                update_rows(model, ["sla_due"], moved)
+            if moved:
+                writer.submit(update_rows, model, ["sla_due"], moved)

@@ -175,3 +175,49 @@ def test_update_rows_sets_many_rows_in_one_statement(world, make_incident):
     assert got[a.pk] == (when, True)
     assert got[b.pk] == (when + datetime.timedelta(hours=1), False)
     assert got[c.pk][1] is False and got[c.pk][0].year == 9999  # untouched
+
+
+def test_any_lookup_matches_the_in_lookup(world, make_incident):
+    made = [make_incident() for _ in range(3)]
+    wanted = [made[0].pk, made[2].pk, 10**9]
+    assert set(Incident.objects.filter(pk__any=wanted)) == set(
+        Incident.objects.filter(pk__in=wanted)
+    )
+    assert set(Incident.objects.filter(pk__any=wanted)) == {made[0], made[2]}
+    assert not Incident.objects.filter(pk__any=[]).exists()
+    numbers = [made[1].number]
+    assert list(Incident.objects.filter(number__any=numbers)) == [made[1]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_write_behind_writes_in_order_and_hands_back_a_failure(world, make_incident):
+    from accord.core.rows import WriteBehind, update_rows
+
+    incident = make_incident()
+    due = timezone.now().replace(microsecond=0)
+    steps = [due + datetime.timedelta(hours=h) for h in range(5)]
+    with WriteBehind(depth=1) as writer:
+        assert writer.thread is not None  # no transaction held: a second connection
+        for when in steps:
+            writer.submit(update_rows, Incident, ["sla_due"], [(incident.pk, {"sla_due": when})])
+        writer.drain()
+        assert Incident.objects.get(pk=incident.pk).sla_due == steps[-1]
+
+    def broken():
+        Incident.objects.filter(pk=incident.pk).update(sla_due=steps[0])
+        raise ValueError("no such column")
+
+    with pytest.raises(ValueError, match="no such column"), WriteBehind() as writer:
+        writer.submit(broken)
+        writer.drain()
+    # The failed call's transaction was rolled back.
+    assert Incident.objects.get(pk=incident.pk).sla_due == steps[-1]
+
+
+def test_write_behind_runs_in_line_inside_a_transaction(world, make_incident):
+    from accord.core.rows import WriteBehind
+
+    ran = []
+    with WriteBehind() as writer:
+        writer.submit(ran.append, 1)
+        assert writer.thread is None and ran == [1]

@@ -231,3 +231,44 @@ def test_agreements_past_their_end_expire_and_stop_matching(world, sla, make_inc
     sla.refresh_from_db()
     assert sla.status == "expired"
     assert expire_agreements() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_recalculates_with_writes_on_a_second_connection(
+    world, sla, always, make_incident, monkeypatch
+):
+    """As in the worker (no transaction around the job, which the edit's commit
+    queues): the clocks and the records' due times are written by the write-behind
+    thread, and all of them land."""
+    from accord.slas import tasks
+
+    incidents = [make_incident() for _ in range(3)]
+    before = {i.pk: i.sla_due for i in incidents}
+    writers = []
+    original = tasks._write_clocks
+
+    def spy(*args):
+        import threading
+
+        writers.append(threading.current_thread().name)
+        original(*args)
+
+    monkeypatch.setattr(tasks, "_write_clocks", spy)
+    monkeypatch.setattr(tasks, "BATCH", 2)  # several batches
+    # Open on one day of the week only, the day after tomorrow: every deadline moves.
+    days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    open_day = days[(timezone.now().weekday() + 2) % 7]
+    hours = {d: [["00:00", "24:00"]] if d == open_day else [] for d in days}
+    with acting_as(world.admin, "test"):
+        cal = Calendar.objects.get(pk=always.pk)
+        cal.weekly_hours = hours
+        cal.save()
+    run = Recalculation.objects.get(calendar=always)
+    assert (run.done, run.total, run.finished_at is not None) == (6, 6, True)
+    assert set(writers) == {"write-behind"}
+    for incident in incidents:
+        incident.refresh_from_db()
+        running = clocks.clocks_of(incident).filter(state="running")
+        assert incident.sla_due == min(c.deadline for c in running)
+        assert all(c.timeline[-1]["event"] == "calendar changed" for c in running)
+        assert incident.sla_due - before[incident.pk] > datetime.timedelta(hours=24)
