@@ -28,11 +28,14 @@ def pytest_sessionstart(session):
 def _fresh_process_caches():
     """Each test starts as a fresh process would: a rolled-back test leaves no cached
     configuration behind (ids are reused after a rollback on SQLite)."""
+    from accord.cmdb import graph
     from accord.slas.clocks import forget_agreements
 
     forget_agreements()
+    graph.forget()
     yield
     forget_agreements()
+    graph.forget()
 
 
 class World:

@@ -44,8 +44,12 @@ TARGETS = {
     "list_growth": 1.5,
     "search_p95_ms": 100.0,
     "engine_per_second": 100_000,
+    "impact_wide_ms": 100.0,
+    "impact_narrow_ms": 5.0,
+    "cmdb_import_rows_per_s": 5000,
+    "cmdb_import_rss_mb": 300,
 }
-DATABASE_PARTS = {"create", "lists", "search", "clocks"}
+DATABASE_PARTS = {"create", "lists", "search", "clocks", "cmdb", "cmdb_import"}
 CLOCK_COUNT = 100_000
 LIST_SCENARIOS = ("queue_open", "queue_in_progress_by_updated", "api_list_new")
 SEARCH_SCENARIOS = ("search_common", "search_rare")
@@ -453,6 +457,11 @@ def bench_database(vendor, args, parts, out):
             bench_lists(db, args, groups, out["sizes"])
         if "clocks" in parts:
             out["clocks"] = bench_clocks(db)
+        if "cmdb" in parts:
+            out["cmdb"] = bench_cmdb(db)
+        if "cmdb_import" in parts:
+            out["cmdb_import"] = run_python(db, ["-m", "benchkit.cmdb_import"])
+            log(f"  CMDB import: {json.dumps(out['cmdb_import'])[:400]}")
     finally:
         db.destroy()
 
@@ -471,6 +480,17 @@ def bench_clocks(db):
     log(
         f"  recomputed {result['recalculated']:,} clocks in {result['seconds']} s "
         f"({result['per_second']:,}/s; clocks made in {result['made_s']} s)"
+    )
+    return result
+
+
+def bench_cmdb(db):
+    """Impact analysis through the API over 100,000 CIs and 300,000 relationships."""
+    log(f"[{db.vendor}] CMDB impact: 100,000 CIs, 300,000 relationships")
+    result = run_python(db, ["-m", "benchkit.cmdb", "--setup", str(db.setup_path)])
+    log(
+        f"  generated in {result['made_cis_s']} s + {result['made_links_s']} s; "
+        f"graph loaded in {result['graph_load_s']} s"
     )
     return result
 
@@ -568,6 +588,28 @@ def report(results):
                 f"{verdict}   progress recorded {c['progress_recorded'][0]:,}/"
                 f"{c['progress_recorded'][1]:,}"
             )
+    impact_runs = {v: d["cmdb"] for v, d in dbs.items() if "cmdb" in d}
+    if impact_runs:
+        lines.append("")
+        lines.append(
+            "CMDB IMPACT  GET /api/cis/<id>/impact/ (first page of 50 with paths, services, "
+            "customers, agreements), 100,000 CIs, 300,000 relationships; p95 (p50) ms"
+        )
+        for vendor, c in impact_runs.items():
+            lines.append(
+                f"  {vendor:<11} graph of {c['graph_nodes']:,} CIs / {c['graph_edges']:,} "
+                f"edges loaded once per process in {c['graph_load_s']} s"
+            )
+            for s in c["scenarios"]:
+                target = TARGETS[
+                    "impact_wide_ms" if s["scenario"] == "wide" else "impact_narrow_ms"
+                ]
+                verdict = "ok" if s["p95_ms"] < target else "MISSED"
+                lines.append(
+                    f"    {s['scenario']:<7} {s['user']:<6} reaches {s['reached']:>6,} "
+                    f"(+{s['hidden']:,} hidden)  {s['p95_ms']:>7} ({s['p50_ms']})   "
+                    f"target < {target:g} ms: {verdict}"
+                )
     for vendor, d in dbs.items():
         if "skipped" in d:
             lines.append("")
@@ -642,7 +684,8 @@ def main(argv=None):
     parser.add_argument(
         "--only",
         default="create,lists,search,engine",
-        help="comma-separated parts: create, lists, search, engine (engine needs no database)",
+        help="comma-separated parts: create, lists, search, clocks, cmdb, cmdb_import, engine "
+        "(engine needs no database)",
     )
     parser.add_argument("--duration", type=float, default=10.0, help="create: measured seconds")
     parser.add_argument("--warmup", type=float, default=2.0, help="create: warm-up seconds")

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "accord.catalogue",
     "accord.incidents",
     "accord.slas",
+    "accord.cmdb",
     "accord.demo",
 ]
 
@@ -255,6 +256,8 @@ SPECTACULAR_SETTINGS = {
         "RecordStatusEnum": "accord.incidents.choices.Status",
         "ServiceStatusEnum": "accord.catalogue.choices.ServiceStatus",
         "RatingEnum": "accord.incidents.choices.Impact",
+        "ImportRunKindEnum": "accord.cmdb.models.ImportRun.KINDS",
+        "CIStatusEnum": "accord.cmdb.choices.CIStatus",
     },
 }
 

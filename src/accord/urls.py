@@ -7,6 +7,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import DefaultRouter
 
 from accord.catalogue.api import ServiceViewSet
+from accord.cmdb.api import CIViewSet, RelationshipViewSet
+from accord.cmdb.api_imports import ExportViewSet, ImportRunViewSet
 from accord.core import views as core_views
 from accord.incidents.api import IncidentViewSet, ServiceRequestViewSet
 from accord.organizations.api import ContactViewSet, CustomerViewSet
@@ -18,6 +20,9 @@ router.register("requests", ServiceRequestViewSet, basename="servicerequest")
 router.register("services", ServiceViewSet, basename="service")
 router.register("customers", CustomerViewSet, basename="customer")
 router.register("contacts", ContactViewSet, basename="contact")
+router.register("cis", CIViewSet, basename="ci")
+router.register("relationships", RelationshipViewSet, basename="relationship")
+router.register("cmdb/imports", ImportRunViewSet, basename="cmdb-import")
 
 urlpatterns = [
     path("", core_views.home, name="home"),
@@ -41,8 +46,25 @@ urlpatterns = [
     path("customers/", include("accord.organizations.urls")),
     path("calendars/", include("accord.calendars.urls")),
     path("agreements/", include("accord.slas.urls")),
+    path("cmdb/", include("accord.cmdb.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
+    # CSV exports of the CMDB (not a record type: no list of their own to scope).
+    path(
+        "api/cmdb/exports/",
+        ExportViewSet.as_view({"get": "list"}),
+        name="cmdb-export-list",
+    ),
+    path(
+        "api/cmdb/exports/cis/",
+        ExportViewSet.as_view({"get": "cis"}),
+        name="cmdb-export-cis",
+    ),
+    path(
+        "api/cmdb/exports/relationships/",
+        ExportViewSet.as_view({"get": "relationships"}),
+        name="cmdb-export-relationships",
+    ),
     path("api/", include(router.urls)),
 ]

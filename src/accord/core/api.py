@@ -34,7 +34,7 @@ class VersionedSerializerMixin(serializers.Serializer):
             cls._built_fields = built
         # A shallow copy per field: the template fields are never bound or used, so each
         # request's copies get their own binding and validators; deepcopy cost 2 ms.
-        return {name: copy.copy(field) for name, field in built.items()}
+        return {name: _fresh(field) for name, field in built.items()}
 
     def validate(self, attrs):
         attrs = super().validate(attrs)
@@ -43,6 +43,16 @@ class VersionedSerializerMixin(serializers.Serializer):
                 {"version": _("Send the version you read, so a concurrent edit is not lost.")}
             )
         return attrs
+
+
+def _fresh(field):
+    new = copy.copy(field)
+    child = getattr(field, "child_relation", None)
+    if child is not None:
+        # A many-related field's child reaches the request through its parent chain.
+        new.child_relation = copy.copy(child)
+        new.child_relation.parent = new
+    return new
 
 
 MAX_KEY = 2**63 - 1

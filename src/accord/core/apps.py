@@ -9,12 +9,13 @@ class CoreConfig(AppConfig):
     verbose_name = "Core"
 
     def ready(self):
-        from django.db.models import Field
+        from django.db.models import Field, ForeignObject
         from django.db.models.signals import post_migrate
 
         from .numbering import ensure_sequences
         from .rows import AnyOf
 
         Field.register_lookup(AnyOf)
+        ForeignObject.register_lookup(AnyOf)  # related fields keep lookups of their own
 
         post_migrate.connect(ensure_sequences, dispatch_uid="accord-reference-sequences")

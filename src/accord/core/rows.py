@@ -52,12 +52,17 @@ def insert_row(model, values: dict, using="default") -> None:
 
 def insert_rows(model, rows: list, using="default") -> None:
     """Insert rows of ``model`` (dicts with the same keys, as for ``insert_row``) with
-    one multi-row INSERT, its text built once per number of rows."""
+    one statement: on PostgreSQL ``INSERT … SELECT FROM unnest(arrays)``, one array
+    per column bound on the server (see ``update_rows``); elsewhere a multi-row
+    INSERT, its text built once per number of rows."""
     if not rows:
         return
     connection = connections[using]
     names = tuple(rows[0])
     sql, fields = _statement(model, names, connection)
+    if len(rows) > 1 and connection.vendor == "postgresql":
+        _insert_arrays(model, names, fields, rows, connection)
+        return
     if len(rows) > 1:
         key = (model, names, connection.vendor, len(rows))
         many = _sql_cache.get(key)
@@ -70,6 +75,24 @@ def insert_rows(model, rows: list, using="default") -> None:
     params = [f.get_db_prep_save(values[n], connection) for values in rows for n, f in pairs]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+
+
+def _insert_arrays(model, names, fields, rows, connection):
+    key = (model, "insert-arrays", names)
+    sql = _sql_cache.get(key)
+    if sql is None:
+        qn = connection.ops.quote_name
+        columns = ", ".join(qn(f.column) for f in fields)
+        arrays = ", ".join(f"%b::{f.db_type(connection)}[]" for f in fields)
+        # Names come from the model's metadata, quoted; values are bound arrays.
+        sql = f"INSERT INTO {qn(model._meta.db_table)} ({columns}) SELECT * FROM unnest({arrays})"  # noqa: S608
+        _sql_cache[key] = sql
+    columns = [
+        [f.get_db_prep_save(values[n], connection) for values in rows]
+        for n, f in zip(names, fields, strict=True)
+    ]
+    with _bound_cursor(connection) as cursor:
+        cursor.execute(sql, columns)
 
 
 def fetch_one(model, field_name, value, *, join=None, using="default"):

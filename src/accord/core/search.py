@@ -117,11 +117,31 @@ def search(user, text: str, limit: int = 25, models=None):
     cts = list(ContentType.objects.get_for_models(*models).values()) if models else None
     if connection.vendor == "sqlite":
         ids = _sqlite_search(terms, scope, cts, limit)
-        found = SearchEntry.objects.select_related("content_type").in_bulk(ids)
-        return [found[i] for i in ids if i in found]
-    ids = _postgres_search(terms, scope, cts, limit)
+    else:
+        ids = _postgres_search(terms, scope, cts, limit)
     found = SearchEntry.objects.select_related("content_type").in_bulk(ids)
-    return [found[i] for i in ids if i in found]
+    return _allowed(user, [found[i] for i in ids if i in found])
+
+
+def _allowed(user, entries):
+    """Entries of record types that decide visibility themselves (``scope_condition``,
+    e.g. a CI shared by several customers) are checked against that rule."""
+    from .policy import restrict
+
+    by_model = {}
+    for entry in entries:
+        model = entry.content_type.model_class()
+        if model is not None and hasattr(model, "scope_condition"):
+            by_model.setdefault(model, []).append(entry.object_id)
+    hidden = set()
+    for model, ids in by_model.items():
+        seen = set(
+            restrict(model._default_manager.filter(pk__in=ids), user).values_list("pk", flat=True)
+        )
+        hidden |= {(model, pk) for pk in ids if pk not in seen}
+    if not hidden:
+        return entries
+    return [e for e in entries if (e.content_type.model_class(), e.object_id) not in hidden]
 
 
 def _placeholders(values):
@@ -210,3 +230,40 @@ def matching_object_ids(model, text):
         return None
     ct = ContentType.objects.get_for_model(model)
     return SearchEntry.objects.filter(_matches(terms), content_type=ct).values("object_id")
+
+
+def index_records(model, created=(), changed=()):
+    """``index_record`` for many records of one model at once (a bulk import):
+    ``created`` are new records, ``changed`` (record, changes) pairs of updated ones.
+    New entries go in with multi-row INSERTs, changed ones with one UPDATE by key, as
+    the single-record path would leave them."""
+    from .history import insert_many
+    from .models import SearchEntry
+    from .rows import update_rows
+
+    index = _registry.get(model)
+    if index is None:
+        return
+    ct_id = ContentType.objects.get_for_model(model).pk
+    now = timezone.now()  # one time for the batch, as it is written in one go
+    rows = [
+        {"content_type_id": ct_id, "object_id": obj.pk, **_values(index, obj), "updated": now}
+        for obj in created
+    ]
+    touched = {obj.pk: obj for obj, changes in changed if index.fields & changes.keys()}
+    if touched:
+        entries = dict(
+            SearchEntry.objects.filter(content_type_id=ct_id, object_id__any=list(touched))
+            .values_list("object_id", "pk")
+            .iterator()
+        )
+        updates = []
+        for pk, obj in touched.items():
+            values = {**_values(index, obj), "updated": now}
+            if pk in entries:
+                updates.append((entries[pk], values))
+            else:
+                rows.append({"content_type_id": ct_id, "object_id": pk, **values})
+        if updates:
+            update_rows(SearchEntry, list(updates[0][1]), updates)
+    insert_many(SearchEntry, rows)

@@ -38,6 +38,11 @@ BADGES = {
     "Live": "success",
     "Pipeline": "info",
     "Retired": "secondary",
+    "Planned": "info",
+    "Ordered": "info",
+    "In stock": "secondary",
+    "Maintenance": "warning",
+    "Disposed": "dark",
 }
 EMPTY = '<span class="text-body-tertiary">—</span>'
 

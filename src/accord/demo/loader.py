@@ -167,6 +167,7 @@ class DemoLoader:
             self._catalogue()
             self._categories()
             self._agreements()
+            self._cmdb()
             runs = self._plan_tickets()
             runs += self._plan_major_incidents()
             runs.sort(key=lambda r: r.start)
@@ -186,6 +187,7 @@ class DemoLoader:
                 self.clock.value = at
                 step(run)
             self.clock.value = self.now
+            self._affected_cis()
             check_clocks(now=self.now, send=False)
             # The demo's past warnings are history: they are not mailed out now.
             Notification.objects.filter(sent_at__isnull=True).update(sent_at=self.now)
@@ -196,6 +198,7 @@ class DemoLoader:
             "services": len(self.services),
             "incidents": Incident.objects.count(),
             "requests": ServiceRequest.objects.count(),
+            "configuration items": len(self.cis),
         }
 
     def _check_empty(self):
@@ -315,6 +318,61 @@ class DemoLoader:
             service.customers.set([self.customers[c] for c in spec.customers])
             service.depends_on.set([self.services[s] for s in spec.depends_on])
             history.record_m2m(service, before)
+
+    def _cmdb(self):
+        """The provider's datacentre and each customer's systems, linked."""
+        from accord.cmdb import actions as cmdb_actions
+        from accord.cmdb.models import CIType, ConfigurationItem, RelationshipType
+
+        admin = self.users["admin"]
+        types = {t.key: t for t in CIType.objects.all()}
+        self.cis = {}
+        for name, key, codes, services, status, attributes, location, team, crit in data.CMDB_ITEMS:
+            ci = ConfigurationItem(
+                name=name,
+                ci_type=types[key],
+                status=status,
+                attributes=attributes,
+                owner=self.teams[team],
+                criticality=crit,
+                location=self.cis.get(location),
+                installed_on=(self.now - dt.timedelta(days=400 + 37 * len(self.cis))).date(),
+                warranty_end=(self.now + dt.timedelta(days=-30 + 97 * len(self.cis))).date()
+                if key in ("server", "storage", "network-device")
+                else None,
+            )
+            self.cis[name] = cmdb_actions.save_ci(
+                ci,
+                customers=[self.customers[c] for c in codes],
+                services=[self.services[s] for s in services],
+            )
+        rel_types = {r.key: r for r in RelationshipType.objects.all()}
+        for source, key, target in data.CMDB_LINKS:
+            cmdb_actions.add_relationship(admin, self.cis[source], self.cis[target], rel_types[key])
+
+    def _affected_cis(self):
+        """Incidents name the application (or device) behind their service."""
+        from accord.cmdb import actions as cmdb_actions
+
+        by_service = {}
+        for ci in self.cis.values():
+            for service in ci.services.all():
+                by_service.setdefault(service.pk, []).append(ci)
+        for incident in Incident.objects.order_by("pk").select_related("customer"):
+            candidates = [
+                ci
+                for ci in by_service.get(incident.service_id, [])
+                if ci.ci_type.key in ("application", "network-device", "server")
+                and (not ci.customer_ids() or incident.customer_id in ci.customer_ids())
+            ]
+            if candidates:
+                # Named by the agent who worked on it, shortly after it was logged.
+                ci = candidates[incident.pk % len(candidates)]
+                actor = incident.assignee or self.users["agent"]
+                self.clock.value = incident.created + dt.timedelta(minutes=20)
+                with acting_as(actor, VIA):
+                    cmdb_actions.link_record(ci, incident, actor)
+        self.clock.value = self.now
 
     def _refresh_escalated(self, runs):
         """An SLA escalation may have changed records: steps go on with fresh copies."""

@@ -25,6 +25,8 @@ PAGES = [
     "calendars:calendar_list",
     "slas:agreement_list",
     "slas:compliance",
+    "cmdb:ci_list",
+    "cmdb:type_list",
     "search",
 ]
 

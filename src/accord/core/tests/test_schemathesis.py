@@ -83,6 +83,27 @@ def fuzz_world(transactional_db, world, make_incident):
     with acting_as(world.admin, "test"):
         history.journal(inc_a, JournalEntry.Kind.WORK_NOTE, "internal")
         history.journal(inc_a, JournalEntry.Kind.REPLY, "public")
+    from accord.cmdb import actions
+    from accord.cmdb.models import CIType, ConfigurationItem, RelationshipType
+    from accord.cmdb.testing import ensure_starting_types
+
+    ensure_starting_types()
+    server = CIType.objects.get(key="server")
+    with acting_as(world.admin, "test"):
+        cis = [
+            actions.save_ci(ConfigurationItem(name=name, ci_type=server), customers=customers)
+            for name, customers in (
+                ("srv-a", [world.customer_a]),
+                ("srv-b", [world.customer_b]),
+                ("srv-shared", []),
+            )
+        ]
+        actions.add_relationship(
+            world.admin, cis[0], cis[2], RelationshipType.objects.get(key="depends-on")
+        )
+    from accord.cmdb.models import ImportRun
+
+    ImportRun.objects.create(kind="cis", filename="estate.csv", created_by=world.admin)
     tokens = {}
     for role in ("admin", "customer_user_a"):
         _token, key = ApiToken.issue(getattr(world, role), "fuzz")
