@@ -37,6 +37,7 @@ from django.db import connection  # noqa: E402
 
 from accord.catalogue.models import Service  # noqa: E402
 from accord.cmdb.imports import run_import  # noqa: E402
+from accord.cmdb.imports_cis import CI_COLUMNS  # noqa: E402
 from accord.cmdb.models import ConfigurationItem, ImportRun  # noqa: E402
 from accord.core.context import acting_as  # noqa: E402
 from accord.core.models import ObjectChange  # noqa: E402
@@ -45,21 +46,7 @@ from accord.organizations.models import Customer  # noqa: E402
 from accord.users.models import Team, User  # noqa: E402
 
 COLUMNS = [
-    "name",
-    "type",
-    "status",
-    "criticality",
-    "owner",
-    "location",
-    "customers",
-    "services",
-    "serial",
-    "asset_tag",
-    "external_key",
-    "installed_on",
-    "warranty_end",
-    "retire_by",
-    "description",
+    *CI_COLUMNS,
     "attr:hostname",
     "attr:ip_address",
     "attr:operating_system",

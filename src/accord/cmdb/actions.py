@@ -124,25 +124,24 @@ def add_relationship(user, source, target, rel_type, *, note="", change_referenc
     with transaction.atomic():
         link = Relationship(source=source, target=target, rel_type=rel_type, note=note)
         link.save()
-        history.event(
-            source,
-            _("Now %(type)s %(target)s.") % {"type": rel_type.name, "target": target},
-            customer_visible=False,
-        )
-        history.event(
-            target,
-            _("Now %(type)s %(source)s.") % {"type": rel_type.reverse_name, "source": source},
-            customer_visible=False,
-        )
-        for ci, text in (
-            (source, f"{rel_type.name} {target}"),
-            (target, f"{rel_type.reverse_name} {source}"),
-        ):
-            if ci.status == CIStatus.LIVE:
-                _live_change(
-                    ci, _("Relationship added: %(text)s") % {"text": text}, change_reference
-                )
+        _journal_link(source, target, rel_type, _("Now"), _("Relationship added"), change_reference)
     return link
+
+
+def _journal_link(source, target, rel_type, lead, what, change_reference):
+    """Both ends' journals read the link their own way round; a live end records the
+    change with its authorising change."""
+    for ci, name, other in (
+        (source, rel_type.name, target),
+        (target, rel_type.reverse_name, source),
+    ):
+        history.event(
+            ci,
+            _("%(lead)s %(type)s %(other)s.") % {"lead": lead, "type": name, "other": other},
+            customer_visible=False,
+        )
+        if ci.status == CIStatus.LIVE:
+            _live_change(ci, f"{what}: {name} {other}", change_reference)
 
 
 def remove_relationship(user, link, *, change_reference=""):
@@ -151,24 +150,9 @@ def remove_relationship(user, link, *, change_reference=""):
     source, target, rel_type = link.source, link.target, link.rel_type
     with transaction.atomic():
         link.delete()
-        history.event(
-            source,
-            _("No longer %(type)s %(target)s.") % {"type": rel_type.name, "target": target},
-            customer_visible=False,
+        _journal_link(
+            source, target, rel_type, _("No longer"), _("Relationship removed"), change_reference
         )
-        history.event(
-            target,
-            _("No longer %(type)s %(source)s.") % {"type": rel_type.reverse_name, "source": source},
-            customer_visible=False,
-        )
-        for ci, text in (
-            (source, f"{rel_type.name} {target}"),
-            (target, f"{rel_type.reverse_name} {source}"),
-        ):
-            if ci.status == CIStatus.LIVE:
-                _live_change(
-                    ci, _("Relationship removed: %(text)s") % {"text": text}, change_reference
-                )
 
 
 def link_record(ci, record, user):

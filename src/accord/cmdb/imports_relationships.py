@@ -10,9 +10,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accord.core import history
-from accord.core.history import insert_many
 from accord.core.policy import restrict
-from accord.core.rows import update_rows
+from accord.core.rows import insert_many, update_rows
 
 from .choices import CIStatus
 from .imports import IdAllocator, Importer, cell_text, formula_message

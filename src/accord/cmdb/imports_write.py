@@ -15,8 +15,7 @@ from django.utils.translation import gettext as _
 
 from accord.core import history, search
 from accord.core.context import current_actor
-from accord.core.history import insert_many
-from accord.core.rows import update_rows
+from accord.core.rows import insert_many, update_rows
 
 from .choices import CIStatus
 from .models import ConfigurationItem, LiveChange

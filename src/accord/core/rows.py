@@ -13,6 +13,7 @@ in one statement (``update_rows``), the ``__any`` lookup, and ``WriteBehind`` fo
 batch jobs.
 """
 
+import itertools
 import queue
 import threading
 
@@ -28,12 +29,7 @@ def _statement(model, names, connection):
     if cached is None:
         meta = model._meta
         fields = tuple(meta.get_field(name) for name in names)
-        given = {f.attname for f in fields}
-        missing = [
-            f.attname for f in meta.concrete_fields if not f.primary_key and f.attname not in given
-        ]
-        if missing:
-            raise ValueError(f"{model.__name__}: no value for {', '.join(missing)}")
+        _require_all(model, fields)
         qn = connection.ops.quote_name
         columns = ", ".join(qn(f.column) for f in fields)
         placeholders = ", ".join(["%s"] * len(fields))
@@ -42,6 +38,17 @@ def _statement(model, names, connection):
         cached = (sql, fields)
         _sql_cache[key] = cached
     return cached
+
+
+def _require_all(model, fields):
+    given = {f.attname for f in fields}
+    missing = [
+        f.attname
+        for f in model._meta.concrete_fields
+        if not f.primary_key and f.attname not in given
+    ]
+    if missing:
+        raise ValueError(f"{model.__name__}: no value for {', '.join(missing)}")
 
 
 def insert_row(model, values: dict, using="default") -> None:
@@ -341,3 +348,133 @@ class WriteBehind:
                     self.queue.task_done()
         finally:
             connections[self.using].close()
+
+
+# Field types stored as the Python value itself, on SQLite and PostgreSQL alike.
+_PLAIN_TYPES = frozenset(
+    {
+        "AutoField",
+        "BigAutoField",
+        "SmallAutoField",
+        "IntegerField",
+        "BigIntegerField",
+        "SmallIntegerField",
+        "PositiveIntegerField",
+        "PositiveSmallIntegerField",
+        "PositiveBigIntegerField",
+        "CharField",
+        "TextField",
+        "SlugField",
+        "BooleanField",
+    }
+)
+_MEMO_TYPES = frozenset({"DateTimeField", "DateField"})
+_insert_cache: dict = {}
+_sqlite_texts: dict = {}
+
+
+def _plain_field(field):
+    if field.is_relation:
+        return field.target_field.get_internal_type() in _PLAIN_TYPES
+    return field.get_internal_type() in _PLAIN_TYPES
+
+
+def insert_many(model, rows, using="default"):
+    """Rows of one model (dicts with the same keys, every concrete field but an
+    auto primary key) written in bulk, for writers of thousands of rows such as an
+    import: as ``core.rows.insert_rows``, but on SQLite in multi-row INSERTs within
+    its parameter limit, on PostgreSQL through COPY. Values of fields stored as
+    given (text, integers, booleans, keys) skip the per-value field conversion,
+    which for a wide row costs more than the INSERT; dates and times are converted
+    once per distinct value (a batch shares its timestamps); the rest go through
+    ``get_db_prep_save``."""
+    from django.db import connections
+
+    if not rows:
+        return
+    connection = connections[using]
+    names = tuple(rows[0])
+    key = (model, names, connection.vendor)
+    cached = _insert_cache.get(key)
+    if cached is None:
+        meta = model._meta
+        fields = tuple(meta.get_field(name) for name in names)
+        _require_all(model, fields)
+        qn = connection.ops.quote_name
+        columns = ", ".join(qn(f.column) for f in fields)
+        # Names come from the model's metadata, quoted; values are bound parameters.
+        head = f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES "  # noqa: S608
+        kinds = tuple(
+            None
+            if _plain_field(f)
+            else ("memo" if f.get_internal_type() in _MEMO_TYPES else "each")
+            for f in fields
+        )
+        cached = (head, fields, kinds)
+        _insert_cache[key] = cached
+    head, fields, kinds = cached
+    columns = []
+    for name, field, kind in zip(names, fields, kinds, strict=True):
+        values = [row[name] for row in rows]
+        if kind == "each":
+            values = [field.get_db_prep_save(v, connection) for v in values]
+        elif kind == "memo":
+            memo = {}
+            for i, v in enumerate(values):
+                if v not in memo:
+                    memo[v] = field.get_db_prep_save(v, connection)
+                values[i] = memo[v]
+        columns.append(values)
+    if connection.vendor == "postgresql":
+        _copy_rows(connection, model, fields, columns)
+        return
+    _insert_sqlite(connection, head, len(fields), columns)
+
+
+def _sqlite_parameter_limit(connection):
+    import sqlite3
+
+    connection.ensure_connection()
+    try:
+        return connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    except AttributeError:  # Python before 3.11
+        return connection.features.max_query_params or 999
+
+
+def _insert_sqlite(connection, head, width, columns):
+    """SQLite: multi-row INSERTs as large as its parameter limit allows. Run on the
+    driver's own cursor with its ``?`` placeholders: the text of a statement with
+    thousands of them is built once per size, not rewritten on every call. (Not one
+    row per statement: a full-text index flushes its pending terms after each
+    statement.)"""
+    import sqlite3
+
+    count = len(columns[0])
+    size = max(1, _sqlite_parameter_limit(connection) // width)
+    one = "(" + ", ".join(["?"] * width) + ")"
+    with connection.cursor() as cursor:
+        raw = cursor.cursor
+        for start in range(0, count, size):
+            n = min(size, count - start)
+            key = (head, n)
+            sql = _sqlite_texts.get(key)
+            if sql is None:
+                sql = _sqlite_texts[key] = head + ", ".join([one] * n)
+            part = zip(*(c[start : start + n] for c in columns), strict=True)
+            with connection.wrap_database_errors:
+                sqlite3.Cursor.execute(raw, sql, list(itertools.chain.from_iterable(part)))
+
+
+def _copy_rows(connection, model, fields, columns):
+    """PostgreSQL: COPY … FROM STDIN, in the caller's transaction. A multi-row INSERT
+    of thousands of rows costs more to quote on the client and to parse on the server
+    than the rows take to store."""
+    qn = connection.ops.quote_name
+    names = ", ".join(qn(f.column) for f in fields)
+    # Names come from the model's metadata, quoted; the rows travel as COPY data.
+    sql = f"COPY {qn(model._meta.db_table)} ({names}) FROM STDIN"
+    with connection.cursor() as cursor:
+        with connection.wrap_database_errors:
+            with cursor.cursor.copy(sql) as copy:
+                for row in zip(*columns, strict=True):
+                    copy.write_row(row)
