@@ -126,15 +126,17 @@ class CIViewSet(RecordViewSet):
         """Downstream (what a failure of this CI affects) or upstream (what it relies
         on): CIs by distance, each with a path that explains it; downstream also the
         services, customers and agreements reached."""
-        # The one check the answer needs (the CI is visible), without the list's
-        # filters and prefetches that get_object() would run.
+        # The one check the answer needs (the CI is visible), from the graph the
+        # answer comes from, without the list's filters that get_object() would run.
         raw = str(pk)
-        ci = None
-        if raw.isascii() and raw.isdigit() and 0 < int(raw) <= MAX_KEY:
-            ci = visible_by_pk(ConfigurationItem, request.user, int(raw))
-        if ci is None:
+        if not (raw.isascii() and raw.isdigit() and 0 < int(raw) <= MAX_KEY):
             raise NotFound
-        return self._impact(request, [ci.pk])
+        allowed = graph.may_see(request.user, int(raw))
+        if allowed is None:
+            allowed = visible_by_pk(ConfigurationItem, request.user, int(raw)) is not None
+        if not allowed:
+            raise NotFound
+        return self._impact(request, [int(raw)])
 
     @extend_schema(
         operation_id="cis_impact_of_set",

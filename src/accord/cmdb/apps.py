@@ -9,13 +9,14 @@ class CmdbConfig(AppConfig):
     verbose_name = "Configuration management"
 
     def ready(self):
-        from accord.core import navigation, panels, search
+        from accord.core import navigation, panels, search, warmup
         from accord.incidents.models import Ticket
 
         from . import graph, views
         from .models import ConfigurationItem
 
         graph.connect()
+        warmup.register(graph.preload)
         search.register(
             ConfigurationItem,
             title=lambda ci: ci.name,

@@ -224,6 +224,45 @@ def test_the_graph_follows_every_change(world, payroll, make_ci, link):
     assert graph.impact(world.agent_b, [db.pk]).total == 2
 
 
+def test_impact_pages_by_distance_then_name_and_answers_for_a_set(world, make_ci, link):
+    root = make_ci("root", "database")
+    apps = [make_ci(f"app-{n}", "application") for n in (3, 1, 2)]
+    for app in apps:
+        link(app, "depends-on", root)
+    top = make_ci("top", "application")
+    link(top, "depends-on", apps[0])
+
+    def names(result):
+        return [(i["name"], i["depth"]) for i in result.items]
+
+    first = graph.impact(world.admin, [root.pk], limit=2)
+    assert (first.total, first.depth, names(first)) == (4, 2, [("app-1", 1), ("app-2", 1)])
+    rest = graph.impact(world.admin, [root.pk], offset=2, limit=2)
+    assert names(rest) == [("app-3", 1), ("top", 2)]
+    assert [s["name"] for s in rest.items[1]["path"]] == ["root", "app-3", "top"]
+    # For a set, each CI's distance is from the nearest one asked about, and the
+    # CIs asked about are not listed.
+    both = graph.impact(world.admin, [root.pk, apps[0].pk])
+    assert names(both) == [("app-1", 1), ("app-2", 1), ("top", 1)]
+    # Repeated questions are answered from the process's recent searches until the
+    # graph's shape changes.
+    link(make_ci("later", "application"), "depends-on", top)
+    assert graph.impact(world.admin, [root.pk]).total == 5
+    assert graph.impact(world.admin, [root.pk], max_depth=1).total == 3
+    assert graph.impact(world.admin, [top.pk], direction="up").total == 2
+    assert graph.impact(world.admin, [999_999]).total == 0
+
+
+def test_the_graph_is_loaded_ahead_of_the_first_request(world, payroll):
+    from accord.core import warmup
+
+    assert graph.preload in warmup._tasks
+    graph.forget()
+    graph.preload()
+    assert graph._state["graph"] is not None
+    assert graph._state["graph"].graph.num_nodes() == ConfigurationItem.objects.count()
+
+
 # --- pages -----------------------------------------------------------------------------------
 def test_ci_is_created_and_edited_from_the_pages(client, world):
     client.force_login(world.owner)
@@ -405,6 +444,15 @@ def test_api_impact_and_relationships(world, payroll, api_as):
     r = api_as(world.agent_a).get(f"/api/cis/impact/?ids={payroll['srv_b'].pk}")
     assert r.status_code == 400 and str(payroll["srv_b"].pk) in r.json()["ids"][0]
     assert client.get("/api/cis/impact/?ids=1,x").status_code == 400
+    # Another customer's CI is not found, whether the graph knows it already or not.
+    beta = payroll["srv_b"].pk
+    assert api_as(world.agent_a).get(f"/api/cis/{beta}/impact/").status_code == 404
+    assert api_as(world.customer_user_a).get(f"/api/cis/{beta}/impact/").status_code == 404
+    assert api_as(world.agent_b).get(f"/api/cis/{beta}/impact/").status_code == 200
+    graph.current().index.pop(beta)  # as if created elsewhere a moment ago
+    assert api_as(world.agent_a).get(f"/api/cis/{beta}/impact/").status_code == 404
+    assert api_as(world.agent_b).get(f"/api/cis/{beta}/impact/").json()["count"] == 0
+    assert api_as(world.agent_b).get("/api/cis/99999999/impact/").status_code == 404
     new = client.post(
         "/api/relationships/",
         {"source": payroll["portal"].pk, "rel_type": "depends-on", "target": payroll["db"].pk},

@@ -35,3 +35,30 @@ def test_demo_mode_makes_and_keeps_a_key_of_its_own(tmp_path):
 def test_starts_with_a_secret_key(tmp_path):
     result = _run({"ACCORD_SECRET_KEY": "k" * 50}, tmp_path)
     assert result.returncode == 0, result.stderr
+
+
+def test_warm_up_runs_every_task_in_a_thread_of_its_own(monkeypatch, caplog):
+    import threading
+
+    from accord.core import warmup
+
+    ran = []
+
+    def fails():
+        raise RuntimeError("no database")
+
+    monkeypatch.setattr(warmup, "_tasks", [])
+    warmup.register(lambda: ran.append(threading.current_thread().name))
+    warmup.register(fails)
+    warmup.register(lambda: ran.append("after"))
+    thread = warmup.start()
+    thread.join(10)
+    assert ran == ["accord-warmup", "after"]  # a failing task does not stop the rest
+    assert "Warm-up task" in caplog.text and "fails" in caplog.text
+
+
+def test_no_warm_up_thread_when_nothing_is_registered(monkeypatch):
+    from accord.core import warmup
+
+    monkeypatch.setattr(warmup, "_tasks", [])
+    assert warmup.start() is None
