@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "accord.incidents",
     "accord.slas",
     "accord.cmdb",
+    "accord.problems",
     "accord.demo",
 ]
 

@@ -47,6 +47,7 @@ urlpatterns = [
     path("calendars/", include("accord.calendars.urls")),
     path("agreements/", include("accord.slas.urls")),
     path("cmdb/", include("accord.cmdb.urls")),
+    path("problems/", include("accord.problems.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),

@@ -1,0 +1,30 @@
+"""Problem management and the known error database (ISO/IEC 20000 8.1.2, 8.3)."""
+
+from django.apps import AppConfig
+
+
+class ProblemsConfig(AppConfig):
+    name = "accord.problems"
+    label = "problems"
+    verbose_name = "Problem management"
+
+    def ready(self):
+        from accord.core import navigation, search
+
+        from .models import KnownError, Problem
+
+        search.register(
+            Problem,
+            title=lambda p: f"{p.number} {p.short_description}",
+            body=lambda p: " ".join(filter(None, [p.description, p.symptoms, p.root_cause])),
+            fields={"short_description", "description", "symptoms", "root_cause"},
+            customer_visible=lambda p: False,
+        )
+        search.register(
+            KnownError,
+            title=lambda k: f"{k.number} {k.short_description}",
+            body=lambda k: " ".join(filter(None, [k.symptoms, k.root_cause, k.workaround])),
+            fields={"short_description", "symptoms", "root_cause", "workaround"},
+            customer_visible=lambda k: False,
+        )
+        navigation.register("problems", "Problems", "problems:list", order=30, staff_only=True)
