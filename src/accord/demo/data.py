@@ -4,7 +4,7 @@ services and categories, and the templates incidents and requests are made from.
 Everything here is made up. E-mail addresses use the reserved example domains.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from accord.catalogue.choices import ServiceStatus
 from accord.core.policy import Role
@@ -1797,4 +1797,174 @@ CMDB_LINKS = [
     ("ch-dh-sw01", "connects-to", "vpn-gw01"),
     ("nw-ho-sw01", "connects-to", "vpn-gw01"),
     ("fl-rtm-sw01", "connects-to", "vpn-gw01"),
+]
+
+
+# --- problems and known errors ------------------------------------------------------------
+@dataclass(frozen=True)
+class ProblemSpec:
+    short: str
+    matches: str  # incidents whose short description contains this are its incidents
+    owner: str
+    team: str
+    impact: int
+    urgency: int
+    ends: str  # the last step: investigate, root_cause, known_error, resolve, close, accept_risk
+    days_ago: int  # when it was raised
+    description: str = ""
+    symptoms: str = ""
+    method: str = ""
+    root_cause: str = ""
+    workaround: str = ""
+    fix_change: str = ""
+    fix: str = ""
+    risk: tuple = ()  # (approver, reason)
+    major: bool = False
+    cis: tuple = ()
+    whys: tuple = ()  # (question, answer) steps of the analysis
+    factors: tuple = ()  # (kind, description)
+    timeline: tuple = ()  # (days after raising, what happened)
+    review: dict = field(default_factory=dict)  # summary, went_well, went_badly, complete
+    actions: tuple = ()  # (description, owner, days after raising, done note or "")
+    applied: int = 0  # how many of its incidents had the workaround applied
+
+
+PROBLEMS = [
+    ProblemSpec(
+        short="VPN sessions drop every 10 minutes for remote staff",
+        matches="VPN disconnects every 10 minutes",
+        owner="carlos.mendes",
+        team="Network & Infrastructure",
+        impact=2,
+        urgency=2,
+        ends="known_error",
+        days_ago=70,
+        description="Remote staff of several customers lose their VPN session about every "
+        "ten minutes and must reconnect.",
+        symptoms="The client shows 'Reconnecting…' roughly every 10 minutes; sessions over "
+        "UDP are affected, sessions over TCP 443 are not.",
+        method="five_whys",
+        root_cause="The firewall's SSL VPN profile drops UDP sessions idle for 600 s, and the "
+        "client's keep-alive interval defaults to 900 s.",
+        workaround="1. Open the VPN client and choose **Settings → Connection**.\n"
+        "2. Set *Transport* to `TCP 443`.\n"
+        "3. Reconnect. The session now stays up.\n",
+        cis=("vpn-gw01", "dc1-fw01"),
+        whys=(
+            ("Why do sessions drop?", "The gateway closes them as idle."),
+            ("Why are they idle?", "No keep-alive packet reaches the gateway for 10 minutes."),
+            ("Why no keep-alive?", "The client sends one every 15 minutes by default."),
+            (
+                "Why does that matter now?",
+                "The firewall update of last month cut the UDP idle timeout to 600 s.",
+            ),
+        ),
+        factors=(
+            ("technology", "Client keep-alive default longer than the firewall timeout"),
+            ("process", "Firewall update not tested with long-lived VPN sessions"),
+        ),
+        timeline=(
+            (-9, "Firewall firmware update on dc1-fw01"),
+            (0, "Third incident in a day; problem raised"),
+            (2, "Reproduced in the lab with the default client profile"),
+            (5, "Workaround confirmed with two users"),
+        ),
+        applied=3,
+    ),
+    ProblemSpec(
+        short="Nightly backup of the file server fails",
+        matches="nightly backup of the file server failed",
+        owner="hannah.schulz",
+        team="Network & Infrastructure",
+        impact=2,
+        urgency=1,
+        ends="close",
+        days_ago=95,
+        symptoms="The backup job ends with 'snapshot timeout' two or three nights a week.",
+        method="timeline",
+        root_cause="The storage snapshot of the file server's volume runs into the nightly "
+        "virus scan and times out after 10 minutes.",
+        workaround="Re-run the failed job by hand in the morning (Backup console → Jobs → Retry).",
+        fix_change="CHG-2026-0142",
+        fix="Virus scan moved to 04:00 and the snapshot timeout raised to 30 minutes.",
+        cis=("dc1-backup01", "dc1-san01"),
+        timeline=((0, "Problem raised from monitoring"), (6, "Overlap with the scan found")),
+        factors=(("process", "Schedules of two teams' jobs never compared"),),
+    ),
+    ProblemSpec(
+        short="Excel crashes opening large finance reports",
+        matches="Excel crashes when opening",
+        owner="lukas.wagner",
+        team="Workplace Services",
+        impact=3,
+        urgency=2,
+        ends="known_error",
+        days_ago=40,
+        symptoms="Excel closes without a message when a report over 40 MB is opened from the "
+        "shared drive.",
+        method="change_analysis",
+        root_cause="A COM add-in for the ERP export loads every linked sheet on open and runs "
+        "out of memory in 32-bit Office.",
+        workaround="1. Start Excel with the add-in off: `excel.exe /safe`.\n"
+        "2. Open the report, then enable the add-in only if you need the ERP export.\n",
+        applied=2,
+    ),
+    ProblemSpec(
+        short="Printer on the 3rd floor jams on every long job",
+        matches="jams on every job",
+        owner="priya.nair",
+        team="Workplace Services",
+        impact=3,
+        urgency=3,
+        ends="accept_risk",
+        days_ago=50,
+        method="other",
+        root_cause="Worn fuser unit; the model is out of support and no parts are sold.",
+        risk=(
+            "emma.laurent",
+            "The printer is replaced with the fleet renewal next quarter; until then long "
+            "jobs go to the 2nd-floor printer.",
+        ),
+    ),
+    ProblemSpec(
+        short="ERP slow when posting invoices at month end",
+        matches="ERP very slow when posting invoices",
+        owner="hannah.schulz",
+        team="Applications",
+        impact=1,
+        urgency=2,
+        ends="resolve",
+        days_ago=60,
+        major=True,
+        symptoms="Posting an invoice takes 30–90 s in the last three working days of the month.",
+        method="kepner_tregoe",
+        root_cause="A missing index on the ledger entries table makes the month-end "
+        "reconciliation job scan the whole table while users post.",
+        fix_change="CHG-2026-0188",
+        fix="Index added on ledger entries (posting date, account); job moved to 22:00.",
+        cis=("erp-db01",),
+        review={
+            "summary": "Month-end posting was slow for two closes in a row for Northwind.",
+            "went_well": "Database monitoring pointed at the table within a day.",
+            "went_badly": "It took two month-ends before a problem was raised.",
+            "complete": False,
+        },
+        actions=(
+            ("Alert when posting takes over 10 s", "hannah.schulz", 20, "Alert in monitoring"),
+            ("Raise a problem after the 2nd similar incident", "manager", 40, ""),
+        ),
+    ),
+    ProblemSpec(
+        short="Port errors on the core switch",
+        matches="port errors on the core switch",
+        owner="carlos.mendes",
+        team="Network & Infrastructure",
+        impact=2,
+        urgency=3,
+        ends="investigate",
+        days_ago=45,
+        symptoms="CRC errors climb on uplink ports of dc1-core-sw01 during backups.",
+        cis=("dc1-core-sw01",),
+        timeline=((0, "Seen in monitoring"),),
+    ),
 ]

@@ -188,6 +188,7 @@ class DemoLoader:
                 step(run)
             self.clock.value = self.now
             self._affected_cis()
+            self._problems()
             check_clocks(now=self.now, send=False)
             # The demo's past warnings are history: they are not mailed out now.
             Notification.objects.filter(sent_at__isnull=True).update(sent_at=self.now)
@@ -199,6 +200,7 @@ class DemoLoader:
             "incidents": Incident.objects.count(),
             "requests": ServiceRequest.objects.count(),
             "configuration items": len(self.cis),
+            "problems": len(data.PROBLEMS),
         }
 
     def _check_empty(self):
@@ -373,6 +375,130 @@ class DemoLoader:
                 with acting_as(actor, VIA):
                     cmdb_actions.link_record(ci, incident, actor)
         self.clock.value = self.now
+
+    def _problems(self):
+        """Problems raised from the demo's repeating incidents, at each stage of their
+        lifecycle, with their analysis, known errors and workarounds in use."""
+        from accord.cmdb.actions import link_record as cmdb_link
+        from accord.core.policy import restrict
+        from accord.problems import actions as problem_actions
+
+        for spec in data.PROBLEMS:
+            owner = self.users[spec.owner]
+            raised = self.now - dt.timedelta(days=spec.days_ago)
+
+            def at(days, raised=raised):
+                return min(raised + dt.timedelta(days=days), self.now - dt.timedelta(hours=1))
+
+            incidents = list(
+                restrict(Incident.objects.all(), owner)
+                .filter(short_description__icontains=spec.matches)
+                .order_by("created")[:10]
+            )
+            first = [i for i in incidents if i.created <= raised]
+            self.clock.value = raised
+            with acting_as(owner, VIA):
+                problem = problem_actions.create_problem(
+                    owner,
+                    {
+                        "short_description": spec.short,
+                        "description": spec.description,
+                        "impact": spec.impact,
+                        "urgency": spec.urgency,
+                        "owner": owner,
+                        "assignment_team": self.teams[spec.team],
+                        "symptoms": spec.symptoms,
+                        "rca_method": spec.method,
+                        "is_major": spec.major,
+                    },
+                    incidents=first,
+                )
+                for name in spec.cis:
+                    cmdb_link(self.cis[name], problem, owner)
+            for incident in incidents[len(first) :]:
+                self.clock.value = incident.created + dt.timedelta(hours=2)
+                with acting_as(owner, VIA):
+                    problem_actions.link_incidents(problem, owner, [incident])
+            self._analysis(spec, problem, owner, at)
+            self._advance(spec, problem, owner, at, incidents)
+        self.clock.value = self.now
+
+    def _analysis(self, spec, problem, owner, at):
+        from accord.problems import actions as problem_actions
+
+        for days, text in spec.timeline:
+            self.clock.value = at(max(days, 0))
+            with acting_as(owner, VIA):
+                problem_actions.add_rca_row(
+                    problem, owner, "timeline", {"at": at(days), "description": text}
+                )
+        self.clock.value = at(2)
+        with acting_as(owner, VIA):
+            for question, answer in spec.whys:
+                problem_actions.add_rca_row(
+                    problem, owner, "step", {"question": question, "answer": answer}
+                )
+            for kind, text in spec.factors:
+                problem_actions.add_rca_row(
+                    problem, owner, "factor", {"kind": kind, "description": text}
+                )
+
+    def _advance(self, spec, problem, owner, at, incidents):
+        """The problem's steps up to where the spec says it ends."""
+        from accord.problems import actions as problem_actions
+
+        order = ["investigate", "root_cause", "known_error", "resolve", "close"]
+        if spec.ends == "accept_risk":
+            order = ["investigate", "root_cause", "accept_risk"]
+        wanted = order[: order.index(spec.ends) + 1]
+        days = {"investigate": 1, "root_cause": 5, "known_error": 7, "resolve": 20}
+        days.update({"close": 27, "accept_risk": 10})
+        for name in wanted:
+            if name == "known_error" and not spec.workaround:
+                continue
+            self.clock.value = at(days[name])
+            fields = {}
+            actor = owner
+            if name == "root_cause":
+                fields = {"root_cause": spec.root_cause}
+            elif name == "known_error":
+                fields = {"workaround": spec.workaround}
+            elif name == "resolve":
+                fields = {"fix_change": spec.fix_change, "fix_description": spec.fix}
+            elif name == "accept_risk":
+                actor = self.users[spec.risk[0]]
+                fields = {"risk_approver": actor, "risk_reason": spec.risk[1]}
+            with acting_as(actor, VIA):
+                if name == "close":
+                    problem_actions.confirm_fix(problem, actor)
+                problem_actions.transition(problem, actor, name, **fields)
+            if name == "known_error" and spec.applied:
+                known = problem.known_errors.get()
+                for incident in incidents[-spec.applied :]:
+                    self.clock.value = max(incident.created, at(days[name])) + dt.timedelta(
+                        minutes=30
+                    )
+                    with acting_as(owner, VIA):
+                        problem_actions.apply_workaround(known, incident, owner)
+        if spec.review:
+            self.clock.value = at(days["resolve"] + 2)
+            with acting_as(owner, VIA):
+                problem_actions.save_review(
+                    problem,
+                    owner,
+                    {k: v for k, v in spec.review.items() if k != "complete"},
+                    complete=spec.review["complete"],
+                )
+                for text, who, due, done in spec.actions:
+                    action = problem_actions.add_review_action(
+                        problem,
+                        owner,
+                        description=text,
+                        owner=self.users[who],
+                        due=(problem.created + dt.timedelta(days=due)).date(),
+                    )
+                    if done:
+                        problem_actions.complete_review_action(action, owner, note=done)
 
     def _refresh_escalated(self, runs):
         """An SLA escalation may have changed records: steps go on with fresh copies."""

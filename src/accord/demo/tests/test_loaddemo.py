@@ -60,6 +60,21 @@ def test_loaddemo_loads_a_believable_provider_once():
         assert statuses == set(Status.values)
         assert not model.objects.filter(updated__gt=timezone.now()).exists()
 
+    # Problems at every stage, with their analysis, known errors and workarounds in use.
+    from accord.problems.choices import KnownErrorStatus
+    from accord.problems.choices import Status as ProblemStatus
+    from accord.problems.models import KnownError, Problem
+
+    stages = set(Problem.objects.values_list("status", flat=True))
+    assert {"investigating", "known_error", "resolved", "closed", "accepted_risk"} <= stages
+    assert all(p.incident_links.exists() for p in Problem.objects.all())
+    assert Problem.objects.filter(analysis_steps__isnull=False).exists()
+    assert KnownError.objects.filter(status=KnownErrorStatus.OPEN, use_count__gt=0).count() == 2
+    resolved = Problem.objects.get(status=ProblemStatus.RESOLVED)
+    assert resolved.is_major and resolved.closure_blockers()  # review still to complete
+    assert not Problem.objects.filter(updated__gt=timezone.now()).exists()
+    assert not restrict(Problem.objects.all(), User.objects.get(username="customer-a")).exists()
+
     # Demo users: the right roles, and the documented password works.
     for username, role in DEMO_USERS.items():
         user = User.objects.get(username=username)
