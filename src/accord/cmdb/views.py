@@ -62,7 +62,7 @@ class ChooseTypeView(StaffOnlyMixin, LoginRequiredMixin, View):
 
 
 def _records_naming(ci, user):
-    """The incidents, requests (and later problems, changes) that name the CI and
+    """The records (incidents, requests, problems, known errors…) that name the CI and
     that the user may see, newest first."""
     out = []
     by_type = {}
