@@ -221,6 +221,8 @@ EMAIL_HOST_USER = env.str("ACCORD_EMAIL_USER", default="")
 EMAIL_HOST_PASSWORD = env.str("ACCORD_EMAIL_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("ACCORD_EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env.str("ACCORD_EMAIL_FROM", default="accord@localhost")
+# Where users reach Accord: links in emails are made absolute with it.
+BASE_URL = env.str("ACCORD_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 if TESTING:
     EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 

@@ -33,3 +33,10 @@ def menu_for(scope):
         (i for i in _items.values() if not (i.staff_only and scope.is_customer)),
         key=lambda i: i.order,
     )
+
+
+def absolute_url(path):
+    """A page's address as users reach it (``ACCORD_BASE_URL``), for emails."""
+    from django.conf import settings
+
+    return f"{settings.BASE_URL}{path}" if path.startswith("/") else path

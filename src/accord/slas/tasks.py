@@ -19,6 +19,7 @@ from huey.contrib.djhuey import db_periodic_task, db_task
 from accord.calendars.engine import BusinessCalendar
 from accord.calendars.models import Calendar
 from accord.core.context import acting_as
+from accord.core.navigation import absolute_url
 from accord.core.rows import WriteBehind, update_rows
 from accord.incidents import actions
 from accord.incidents.choices import Priority
@@ -135,7 +136,7 @@ def _notify(clock, record, percent, manager=False):
         "what": what,
         "agreement": clock.agreement,
         "deadline": timezone.localtime(clock.deadline) if clock.deadline else "—",
-        "url": record.get_absolute_url(),
+        "url": absolute_url(record.get_absolute_url()),
     }
     key = f"clock:{clock.pk}:{percent}:{'manager' if manager else 'assignee'}"
     try:

@@ -159,6 +159,8 @@ def test_warnings_and_breach_are_sent_once_even_when_the_job_runs_twice(world, s
         f"clock:{resolution.pk}:90:assignee",
     }
     assert len(mail.outbox) == 2 and mail.outbox[0].to == [world.agent_a.email]
+    link = f"http://127.0.0.1:8000{incident.get_absolute_url()}"
+    assert mail.outbox[0].body.rstrip().endswith(link)  # ACCORD_BASE_URL's default
     breach = resolution.started_at + 4.5 * H
     assert check_clocks(now=breach) == 1
     assert check_clocks(now=breach) == 0
