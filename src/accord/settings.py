@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "accord.slas",
     "accord.cmdb",
     "accord.problems",
+    "accord.changes",
     "accord.demo",
 ]
 

@@ -1,0 +1,29 @@
+"""Change and release management (ISO/IEC 20000 5, 9.2, 10)."""
+
+from django.apps import AppConfig
+
+
+class ChangesConfig(AppConfig):
+    name = "accord.changes"
+    label = "changes"
+    verbose_name = "Change and release management"
+
+    def ready(self):
+        from accord.core import search
+
+        from .models import Change, Release
+
+        search.register(
+            Change,
+            title=lambda c: f"{c.number} {c.short_description}",
+            body=lambda c: " ".join(filter(None, [c.description, c.reason])),
+            fields={"short_description", "description", "reason"},
+            customer_visible=lambda c: False,
+        )
+        search.register(
+            Release,
+            title=lambda r: f"{r.number} {r.short_description} {r.version}",
+            body=lambda r: r.description,
+            fields={"short_description", "version", "description"},
+            customer_visible=lambda r: False,
+        )
