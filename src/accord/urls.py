@@ -12,6 +12,7 @@ from accord.cmdb.api_imports import ExportViewSet, ImportRunViewSet
 from accord.core import views as core_views
 from accord.incidents.api import IncidentViewSet, ServiceRequestViewSet
 from accord.organizations.api import ContactViewSet, CustomerViewSet
+from accord.problems.api import ProblemViewSet
 from accord.users.views import ProfileView
 
 router = DefaultRouter()
@@ -23,6 +24,7 @@ router.register("contacts", ContactViewSet, basename="contact")
 router.register("cis", CIViewSet, basename="ci")
 router.register("relationships", RelationshipViewSet, basename="relationship")
 router.register("cmdb/imports", ImportRunViewSet, basename="cmdb-import")
+router.register("problems", ProblemViewSet, basename="problem")
 
 urlpatterns = [
     path("", core_views.home, name="home"),
@@ -48,6 +50,7 @@ urlpatterns = [
     path("agreements/", include("accord.slas.urls")),
     path("cmdb/", include("accord.cmdb.urls")),
     path("problems/", include("accord.problems.urls")),
+    path("changes/", include("accord.changes.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),

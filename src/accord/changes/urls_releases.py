@@ -1,0 +1,3 @@
+"""URLs (filled in with their views)."""
+
+urlpatterns = []
