@@ -11,18 +11,22 @@ created a few rows before.
 """
 
 import datetime
+from contextlib import contextmanager
+from functools import partial
 
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.utils.translation import gettext as _
 
 from accord.catalogue.models import Service
 from accord.core.policy import restrict
+from accord.core.rows import WriteBehind, matching, run_all
 from accord.organizations.models import Customer
 from accord.users.models import Team
 
 from .choices import AttributeKind, CIStatus, Criticality
 from .imports import IdAllocator, Importer, cell_text, formula_message, parse_date
-from .imports_write import CUSTOMERS, FIELD_NAMES, SERVICES, STORED, write_cis
+from .imports_write import CUSTOMERS, FIELD_NAMES, SERVICES, STORED, prepare_cis
 from .models import CIType, ConfigurationItem
 
 CI_COLUMNS = (
@@ -54,6 +58,10 @@ DATE_COLUMNS = ("installed_on", "warranty_end", "retire_by")
 # A cell starting so may be a formula, or an exported value behind its escape.
 SPECIAL_STARTS = frozenset("=+-@'")
 MEMO_LIMIT = 5000
+TEXT_LIMIT = 1000  # of a text attribute, as AttributeDefinition.convert checks
+# How parse() takes each column in.
+TEXT, VALUE, LOCATION, NAMES = "text", "value", "location", "names"
+WRITE_DEPTH = 2  # chunks checked and waiting to be written, at most
 DEFAULTS = {
     "status": CIStatus.PLANNED.value,
     "criticality": Criticality.MEDIUM.value,
@@ -100,6 +108,7 @@ class Row:
         "customers",
         "services",
         "key",
+        "name_key",
         "state",
         "id",
         "ok",
@@ -183,6 +192,29 @@ class CIImporter(Importer):
         self.external_in_file = {}  # external key -> line, when it is not the key
         self.temp = 0
         self.converted = {}  # definition id or column -> {text: (value, message)}
+        # What this run has written, for the reads made beside the writes (which see
+        # the database as it was before the run): CIs created or changed by their
+        # (type id, name), the new name, external key and visibility of those changed,
+        # and the created ones the user cannot see.
+        self.made = {}
+        self.changed = {}  # id -> (name, external key, visible)
+        self.hidden = set()
+
+    @contextmanager
+    def applying(self):
+        """The file's writes go to a second connection, in one transaction, while
+        this thread checks the next rows; the reads here see the database as it was
+        before the run, plus what ``made``, ``changed`` and ``hidden`` record."""
+        with WriteBehind(one_transaction=True, depth=WRITE_DEPTH) as writer:
+            self.writer = writer
+            if writer.thread is not None and connection.vendor == "postgresql":
+                # Foreign keys checked as each chunk is written, while the next one
+                # is read, rather than all at the commit.
+                writer.submit(_check_constraints_now)
+            yield
+
+    def write(self, fn, *args):
+        self.writer.submit(fn, *args)
 
     # --- header -------------------------------------------------------------------
     def check_header(self, header):
@@ -196,24 +228,58 @@ class CIImporter(Importer):
             return
         index = {name: i for i, name in enumerate(header)}
         self.type_index = index["type"]
-        self.simple = [
-            (i, n, TEXT_LIMITS.get(n, 0))
-            for i, n in enumerate(header)
-            if n in CI_COLUMNS and n != "type"
-        ]
+        # Each column's way in, worked out once: plain text within a length, a value
+        # memoised per distinct text, the location's name, or a list of names.
+        self.simple = []
+        for i, n in enumerate(header):
+            if n not in CI_COLUMNS or n == "type":
+                continue
+            if n in TEXT_LIMITS:
+                self.simple.append((i, n, TEXT, TEXT_LIMITS[n]))
+            elif n == "location":
+                self.simple.append((i, n, LOCATION, None))
+            else:
+                convert = partial(self._names if n in ("customers", "services") else self._value, n)
+                memo = self.converted.setdefault(n, {})
+                self.simple.append(
+                    (i, n, NAMES if n in ("customers", "services") else VALUE, (memo, convert))
+                )
         self.attr_columns = [
             (i, n, n[len(ATTR_PREFIX) :]) for i, n in enumerate(header) if n.startswith(ATTR_PREFIX)
         ]
+        self.attr_plans = {}  # type id -> its attribute columns
+        self.types_seen = {}  # cell -> (type or None, text, formula)
         self.has = set(header)
+
+    def _attr_plan(self, ci_type):
+        """The attribute columns as the type takes them: with their definition, kind
+        and memo, or None for an attribute it does not have."""
+        definitions = self.ref.definitions[ci_type.id]
+        plan = []
+        for index, column, key in self.attr_columns:
+            definition = definitions.get(key)
+            if definition is None:
+                plan.append((index, column, key, None, None, None))
+            else:
+                memo = self.converted.setdefault(definition.id, {})
+                plan.append((index, column, key, definition, definition.kind, memo))
+        self.attr_plans[ci_type.id] = plan
+        return plan
 
     # --- one row ------------------------------------------------------------------
     def parse(self, line, cells):
         row = Row(line)
-        text, formula = cell_text(cells[self.type_index])
+        raw = cells[self.type_index]
+        found = self.types_seen.get(raw)
+        if found is None:
+            text, formula = cell_text(raw)
+            found = (None if formula or not text else self.ref.type_of(text), text, formula)
+            if len(self.types_seen) < MEMO_LIMIT:
+                self.types_seen[raw] = found
+        ci_type, text, formula = found
         if formula:
             self._refuse(row, "type", formula_message())
             return row
-        ci_type = self.ref.type_of(text) if text else None
         if ci_type is None:
             message = (
                 _("“%(value)s” is not a CI type (give its key or name).") % {"value": text[:100]}
@@ -224,34 +290,44 @@ class CIImporter(Importer):
             return row
         row.ci_type = ci_type
         values = row.values
-        for index, column, limit in self.simple:
+        for index, column, way, arg in self.simple:
             text = cells[index].strip()
             if text and text[0] in SPECIAL_STARTS:
                 text, formula = cell_text(text)
                 if formula:
                     self._refuse(row, column, formula_message())
                     continue
-            if limit:  # plain text: the common case, kept short
-                if len(text) > limit:
+            if way is TEXT:  # plain text: the common case, kept short
+                if len(text) > arg:
                     self._refuse(
-                        row, column, _("This value is longer than %(n)s characters.") % {"n": limit}
+                        row, column, _("This value is longer than %(n)s characters.") % {"n": arg}
                     )
-                elif column == "name" and not text:
+                elif not text and column == "name":
                     self._refuse(row, column, _("The name is missing."))
                 else:
                     values[column] = text
-                continue
-            try:
-                self._cell(row, column, text)
-            except Bad as exc:
-                self._refuse(row, column, str(exc))
-        definitions = self.ref.definitions[ci_type.id]
-        for index, column, key in self.attr_columns:
+            elif way is LOCATION:
+                row.location = text
+            else:
+                memo, convert = arg
+                found = memo.get(text)
+                if found is None:
+                    found = self._memo(memo, text, convert)
+                if found[1] is not None:
+                    self._refuse(row, column, found[1])
+                elif way is NAMES:
+                    setattr(row, column, found[0])
+                elif found[0] is not None:
+                    attname, value = found[0]
+                    values[attname] = value
+        plan = self.attr_plans.get(ci_type.id)
+        if plan is None:
+            plan = self._attr_plan(ci_type)
+        for index, column, key, definition, kind, memo in plan:
             text = cells[index].strip()
-            formula = False
-            if text and text[0] in SPECIAL_STARTS:
+            special = text and text[0] in SPECIAL_STARTS
+            if special:
                 text, formula = cell_text(text)
-            definition = definitions.get(key)
             if definition is None:
                 if text:
                     self._refuse(
@@ -261,96 +337,88 @@ class CIImporter(Importer):
                         % {"type": ci_type.name, "key": key},
                     )
                 continue
-            if formula and definition.kind != AttributeKind.NUMBER:
+            if special and formula and kind != AttributeKind.NUMBER:
                 self._refuse(row, column, formula_message())
                 continue
-            if definition.kind == AttributeKind.REFERENCE and text:
+            if kind == AttributeKind.REFERENCE and text:
                 row.refs[key] = text
                 continue
-            value, message = self._convert(definition, text)
-            if message is None:
-                row.attrs[key] = value
+            if not special and kind == AttributeKind.TEXT and 0 < len(text) <= TEXT_LIMIT:
+                row.attrs[key] = text  # what convert() makes of such a text
+                continue
+            found = memo.get(text)
+            if found is None:
+                found = self._memo(memo, text, definition.convert)
+            if found[1] is None:
+                row.attrs[key] = found[0]
             else:
-                self._refuse(row, column, message)
+                self._refuse(row, column, found[1])
         if row.ok:
             self._key(row)
         return row
 
-    def _convert(self, definition, text):
-        """(value, None) or (None, message): the definition's own conversion, memoised
-        per distinct text (most attribute values repeat across a file)."""
-        memo = self.converted.setdefault(definition.id, {})
-        found = memo.get(text)
-        if found is None:
-            try:
-                found = (definition.convert(text), None)
-            except ValidationError as exc:
-                found = (None, " ".join(exc.messages))
-            if len(memo) < MEMO_LIMIT:
-                memo[text] = found
+    @staticmethod
+    def _memo(memo, text, convert):
+        """(value, None) or (None, message): ``convert(text)``, which gives the
+        value or raises Bad or ValidationError, memoised per distinct text (most
+        cells of a column repeat a few values)."""
+        try:
+            found = (convert(text), None)
+        except Bad as exc:
+            found = (None, str(exc))
+        except ValidationError as exc:
+            found = (None, " ".join(exc.messages))
+        if len(memo) < MEMO_LIMIT:
+            memo[text] = found
         return found
 
-    def _cell(self, row, column, text):
-        values = row.values
+    def _value(self, column, text):
+        """(attname, value) a cell gives, or None to leave the field as it is; Bad
+        if it is refused."""
         if column in DATE_COLUMNS:
             if not text:
-                values[column] = None
-                return
+                return column, None
             date = parse_date(text)
             if date is None:
                 raise Bad(_("“%(value)s” is not a date (YYYY-MM-DD).") % {"value": text[:50]})
-            values[column] = date
-        elif column == "status":
-            if text:
-                status = self.ref.statuses.get(text.lower())
-                if status is None:
-                    raise Bad(
-                        _("“%(value)s” is not a status; the statuses are %(all)s.")
-                        % {"value": text[:50], "all": ", ".join(CIStatus.values)}
-                    )
-                values["status"] = status
-        elif column == "criticality":
-            if text:
-                level = self.ref.criticalities.get(text.lower())
-                if level is None:
-                    raise Bad(
-                        _("“%(value)s” is not a criticality; give one of %(all)s.")
-                        % {
-                            "value": text[:50],
-                            "all": ", ".join(c.name.lower() for c in Criticality),
-                        }
-                    )
-                values["criticality"] = level
-        elif column == "owner":
+            return column, date
+        if column == "status":
             if not text:
-                values["owner_id"] = None
-                return
-            team = self.ref.teams.get(text.lower())
-            if team is None:
-                raise Bad(_("There is no team called “%(value)s”.") % {"value": text[:100]})
-            values["owner_id"] = team
-        elif column == "location":
-            row.location = text
-        elif column == "customers":
-            row.customers = self._names(column, text, self.ref.customers, _customer_message)
-        elif column == "services":
-            row.services = self._names(column, text, self.ref.services, _service_message)
+                return None
+            status = self.ref.statuses.get(text.lower())
+            if status is None:
+                raise Bad(
+                    _("“%(value)s” is not a status; the statuses are %(all)s.")
+                    % {"value": text[:50], "all": ", ".join(CIStatus.values)}
+                )
+            return "status", status
+        if column == "criticality":
+            if not text:
+                return None
+            level = self.ref.criticalities.get(text.lower())
+            if level is None:
+                raise Bad(
+                    _("“%(value)s” is not a criticality; give one of %(all)s.")
+                    % {
+                        "value": text[:50],
+                        "all": ", ".join(c.name.lower() for c in Criticality),
+                    }
+                )
+            return "criticality", level
+        # The owner.
+        if not text:
+            return "owner_id", None
+        team = self.ref.teams.get(text.lower())
+        if team is None:
+            raise Bad(_("There is no team called “%(value)s”.") % {"value": text[:100]})
+        return "owner_id", team
 
-    def _names(self, column, text, lookup, message):
-        """The ids a list of names separated by “;” gives (memoised per text: the same
-        few combinations repeat down a file); each row gets a set of its own."""
-        memo = self.converted.setdefault(column, {})
-        found = memo.get(text)
-        if found is None:
-            try:
-                found = (self._split(text, lookup, message), None)
-            except Bad as exc:
-                found = (None, str(exc))
-            if len(memo) < MEMO_LIMIT:
-                memo[text] = found
-        if found[1] is not None:
-            raise Bad(found[1])
-        return set(found[0])
+    def _names(self, column, text):
+        """The ids a list of names separated by “;” gives (shared by the rows that
+        give the same text: the same few combinations repeat down a file)."""
+        if column == "customers":
+            return self._split(text, self.ref.customers, _customer_message)
+        return self._split(text, self.ref.services, _service_message)
 
     @staticmethod
     def _split(text, lookup, message):
@@ -366,7 +434,7 @@ class CIImporter(Importer):
                 ids.add(pk)
         if unknown:
             raise Bad(message(unknown))
-        return ids
+        return frozenset(ids)
 
     def _refuse(self, row, column, message):
         row.ok = False
@@ -411,6 +479,7 @@ class CIImporter(Importer):
             )
             return
         self.names_in_file[type_name] = row.line
+        row.name_key = type_name
         external = row.values.get("external_key", "")
         if external and self.key != "external_key":
             earlier = self.external_in_file.get(external)
@@ -442,45 +511,49 @@ class CIImporter(Importer):
                 row.id = self.temp
         self._resolve_locations(rows)
         self._resolve_references(rows)
-        outcome = self._compare([row for row in rows if row.ok])
-        if self.writing:
-            created, updated = write_cis(*outcome, self.run.filename)
-            self.created += created
-            self.updated += updated
+        creates, updates = self._compare([row for row in rows if row.ok])
+        if self.writing and (creates or updates):
+            self.write(run_all, prepare_cis(creates, updates, self.run.filename))
+            self.created += len(creates)
+            self.updated += len(updates)
+            self._remember(creates, updates)
+
+    def _remember(self, creates, updates):
+        for row, _new, customers, _services in creates:
+            self.made[row.name_key] = row.id
+            if not self._sees(customers):
+                self.hidden.add(row.id)
+        for row, new, customers, _services, _changes in updates:
+            self.made[row.name_key] = row.id
+            self.changed[row.id] = (new["name"], new["external_key"], self._sees(customers))
+
+    def _sees(self, customers):
+        """Whether the user sees a CI with these customers (as ``restrict`` decides)."""
+        scope = self.scope
+        if scope.all_customers:
+            return True
+        if customers & scope.customer_ids:
+            return True
+        return not customers and not scope.is_customer
 
     def _match(self, rows):
         """The existing CI each row names (locked for the rest of the import)."""
-        qs = ConfigurationItem.objects.select_for_update()
+        field = "name" if self.key == "name" else self.key
         if self.key == "name":
-            qs = qs.filter(name__any=sorted({row.key[1] for row in rows}))
-        elif self.key == "serial":
-            qs = qs.filter(serial__any=sorted({row.key for row in rows})).exclude(serial="")
+            wanted = sorted({row.key[1] for row in rows})
         else:
-            qs = qs.filter(external_key__any=sorted({row.key for row in rows})).exclude(
-                external_key=""
-            )
-        states = {}
+            wanted = sorted({row.key for row in rows})
+        # Which CIs: looked up here; their values: read under lock in the import's
+        # transaction, after the writes queued before.
+        ids = [pk for (pk,) in matching(ConfigurationItem, field, wanted, nonempty=field != "name")]
         found = {}
-        for values in qs.values("pk", "version", *STORED):
-            values["customers"], values["services"] = set(), set()
-            values["links"] = {}
-            states[values["pk"]] = values
+        states = self.writer.call(self._states, ids) if ids else {}
+        for values in states.values():
             if self.key == "name":
                 key = (values["ci_type_id"], values["name"])
             else:
                 key = values[self.key]
             found.setdefault(key, []).append(values)
-        if states:
-            ids = list(states)
-            for through, name, field in (
-                (CUSTOMERS, "customers", "customer_id"),
-                (SERVICES, "services", "service_id"),
-            ):
-                for link, ci, other in through.objects.filter(
-                    configurationitem_id__any=ids
-                ).values_list("pk", "configurationitem_id", field):
-                    states[ci][name].add(other)
-                    states[ci]["links"][(name, other)] = link
         for row in rows:
             matches = found.get(row.key, ())
             if not matches:
@@ -513,6 +586,30 @@ class CIImporter(Importer):
             else:
                 row.state, row.id = state, state["pk"]
 
+    @staticmethod
+    def _states(ids):
+        """The stored values of the CIs ``ids`` with their customers and services,
+        locked for the rest of the import's transaction."""
+        states = {}
+        if not ids:
+            return states
+        qs = ConfigurationItem.objects.select_for_update().filter(pk__any=ids)
+        for values in qs.values("pk", "version", *STORED):
+            values["customers"], values["services"] = set(), set()
+            values["links"] = {}
+            states[values["pk"]] = values
+        ids = list(states)
+        for through, name, field in (
+            (CUSTOMERS, "customers", "customer_id"),
+            (SERVICES, "services", "service_id"),
+        ):
+            for link, ci, other in matching(
+                through, "configurationitem_id", ids, ("pk", "configurationitem_id", field)
+            ):
+                states[ci][name].add(other)
+                states[ci]["links"][(name, other)] = link
+        return states
+
     def _visible(self, state):
         scope = self.scope
         if scope.all_customers:
@@ -523,11 +620,13 @@ class CIImporter(Importer):
         """Names and external keys the rows give that other CIs hold."""
         if self.key != "name":
             names = sorted({row.values["name"] for row in rows})
+            changed = self.changed
             holders = {
                 (t, n): pk
-                for pk, t, n in ConfigurationItem.objects.filter(name__any=names).values_list(
-                    "pk", "ci_type_id", "name"
+                for pk, t, n in matching(
+                    ConfigurationItem, "name", names, ("pk", "ci_type_id", "name")
                 )
+                if pk not in changed or changed[pk][0] == n
             }
             for row in rows:
                 holder = holders.get((row.ci_type.id, row.values["name"]))
@@ -541,11 +640,18 @@ class CIImporter(Importer):
         if self.key != "external_key":
             wanted = sorted({row.values.get("external_key") or "" for row in rows} - {""})
             if wanted:
-                holders = dict(
-                    ConfigurationItem.objects.filter(external_key__any=wanted)
-                    .exclude(external_key="")
-                    .values_list("external_key", "pk")
-                )
+                changed = self.changed
+                holders = {
+                    key: pk
+                    for key, pk in matching(
+                        ConfigurationItem,
+                        "external_key",
+                        wanted,
+                        ("external_key", "pk"),
+                        nonempty=True,
+                    )
+                    if pk not in changed or changed[pk][1] == key
+                }
                 for row in rows:
                     holder = holders.get(row.values.get("external_key") or "")
                     if holder is not None and holder != row.id:
@@ -558,13 +664,36 @@ class CIImporter(Importer):
 
     def _named(self, names, rows, types=None):
         """name -> ids of visible CIs so called (of ``types`` when given), in the
-        database or among this chunk's rows."""
-        qs = restrict(ConfigurationItem.objects.filter(name__any=sorted(names)), self.user)
-        if types is not None:
-            qs = qs.filter(ci_type_id__in=types)
+        database, among the CIs this run wrote, or among this chunk's rows."""
+        changed = self.changed
         out = {}
-        for pk, name in qs.values_list("pk", "name"):
-            out.setdefault(name, set()).add(pk)
+        found = [
+            (pk, name)
+            for pk, name, t in matching(
+                ConfigurationItem, "name", sorted(names), ("pk", "name", "ci_type_id")
+            )
+            if (types is None or t in types) and (pk not in changed or changed[pk][0] == name)
+        ]
+        unseen = [pk for pk, _name in found if pk not in changed]
+        if unseen and not self.scope.all_customers:
+            visible = set(
+                restrict(ConfigurationItem.objects.filter(pk__any=unseen), self.user).values_list(
+                    "pk", flat=True
+                )
+            )
+        else:
+            visible = set(unseen)
+        for pk, name in found:
+            if changed[pk][2] if pk in changed else pk in visible:
+                out.setdefault(name, set()).add(pk)
+        if self.made:
+            made, hidden = self.made, self.hidden
+            for name in names:
+                for t in self.ref.types if types is None else types:
+                    pk = made.get((t, name))
+                    if pk is None or pk in hidden or (pk in changed and not changed[pk][2]):
+                        continue
+                    out.setdefault(name, set()).add(pk)
         for row in rows:
             name = row.values.get("name")
             if name in names and (types is None or row.ci_type.id in types):
@@ -611,6 +740,12 @@ class CIImporter(Importer):
             if row.location == "":
                 row.values["location_id"] = None
 
+    def _visible_ids(self, numbers, types):
+        qs = ConfigurationItem.objects.filter(pk__any=numbers)
+        if types is not None:
+            qs = qs.filter(ci_type_id__in=types)
+        return set(restrict(qs, self.user).values_list("pk", flat=True))
+
     def _resolve_references(self, rows):
         wanted = {}
         for row in rows:
@@ -620,14 +755,8 @@ class CIImporter(Importer):
         for definition, texts in wanted.items():
             types = {definition.reference_type_id} if definition.reference_type_id else None
             numbers = [int(t) for t in texts if t.isascii() and t.isdigit() and len(t) < 19]
-            by_pk = set(
-                restrict(
-                    ConfigurationItem.objects.filter(pk__any=numbers)
-                    if types is None
-                    else ConfigurationItem.objects.filter(pk__any=numbers, ci_type_id__in=types),
-                    self.user,
-                ).values_list("pk", flat=True)
-            )
+            # In the import's transaction: ids may name CIs this run wrote.
+            by_pk = self.writer.call(self._visible_ids, numbers, types) if numbers else set()
             named = self._named({t for t in texts if not t.isdigit()}, rows, types)
             column = ATTR_PREFIX + definition.key
             for row in rows:
@@ -725,6 +854,11 @@ class CIImporter(Importer):
                     ATTR_PREFIX + definition.key,
                     _("%(label)s is required.") % {"label": definition.label},
                 )
+
+
+def _check_constraints_now():
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
 def _customer_message(names):

@@ -1,7 +1,10 @@
 """Writing checked rows in bulk: the CIs of a chunk (their ids drawn beforehand) in
-multi-row INSERTs, updates in one statement, their customers and services, one
-change-history row per created or changed CI as ``Record.save`` would write it,
-search entries, and a live-change note for each live CI an import changed.
+one COPY (PostgreSQL) or multi-row INSERTs, updates in one statement, their
+customers and services, one change-history row per created or changed CI as
+``Record.save`` would write it, search entries, and a live-change note for each live
+CI an import changed. The writes are prepared on the thread that checks the rows
+(values converted, COPY data built) and made by the connection that holds the
+import's transaction.
 
 These writes send no ``record_saved`` signals (a signal per row would cost more than
 the row): an import ends with a graph reload event instead, for the impact graph.
@@ -15,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from accord.core import history, search
 from accord.core.context import current_actor
-from accord.core.rows import insert_many, update_rows
+from accord.core.rows import defer, deferred, insert_many, update_rows
 
 from .choices import CIStatus
 from .models import ConfigurationItem, LiveChange
@@ -43,9 +46,16 @@ CUSTOMERS = ConfigurationItem.customers.through
 SERVICES = ConfigurationItem.services.through
 
 
-def write_cis(creates, updates, filename):
-    """Write a chunk's outcome: ``creates`` are (row, values, customers, services),
-    ``updates`` the same plus the changes; returns (created, updated)."""
+def prepare_cis(creates, updates, filename):
+    """A chunk's writes, prepared (``core.rows.deferred``) for ``core.rows.run_all``
+    to make, on the connection that holds the import's transaction: ``creates`` are
+    (row, values, customers, services), ``updates`` the same plus the changes."""
+    with deferred() as writes:
+        _write(creates, updates, filename)
+    return writes
+
+
+def _write(creates, updates, filename):
     now = timezone.now()
     links, unlinks = [], []
     entries, indexed, reindexed, live = [], [], [], []
@@ -89,7 +99,6 @@ def write_cis(creates, updates, filename):
     history.record_many(ConfigurationItem, entries)
     search.index_records(ConfigurationItem, indexed, reindexed)
     note_live_changes(live, filename, now)
-    return len(creates), len(updates)
 
 
 def _instance(stored):
@@ -115,7 +124,11 @@ def _links(links, unlinks):
     for name, through in (("customers", CUSTOMERS), ("services", SERVICES)):
         ids = [pk for n, pk in unlinks if n == name]
         if ids:
-            through.objects.filter(pk__any=ids).delete()
+            defer(_unlink, through, ids)
+
+
+def _unlink(through, ids):
+    through.objects.filter(pk__any=ids).delete()
 
 
 def note_live_changes(ids, filename, now):

@@ -9,13 +9,21 @@ they go in directly; each value still passes through its field's own conversion
 (``get_db_prep_save``), so JSON, dates and booleans are stored as the ORM would.
 
 Also: the lookups every API request makes (``fetch_one``), many rows updated by key
-in one statement (``update_rows``), the ``__any`` lookup, and ``WriteBehind`` for
-batch jobs.
+in one statement (``update_rows``), the ``__any`` lookup, and for batch jobs:
+thousands of rows inserted at once (``insert_many``: COPY on PostgreSQL), rows
+looked up by the thousand through an index (``matching``), writes prepared on one
+thread and made on another (``deferred``, ``run_all``), and ``WriteBehind``, which
+makes them on a second connection, a transaction per call or one for them all.
 """
 
+import contextvars
+import datetime
 import itertools
+import json
 import queue
+import struct
 import threading
+from contextlib import contextmanager
 
 from django.db import connections, transaction
 from django.db.models import Lookup
@@ -182,22 +190,29 @@ def update_rows(model, names, rows, using="default") -> None:
     meta = model._meta
     fields = tuple(meta.get_field(name) for name in names)
     if connection.vendor == "postgresql" and len(rows) > 1:
-        _update_arrays(model, names, fields, rows, connection)
+        _update_arrays(model, names, fields, rows, connection, using)
         return
     per_row = len(fields) + 1
     limit = max(1, min(500, 999 // per_row))
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), limit):
-            part = rows[start : start + limit]
-            sql = _update_sql(model, names, fields, len(part), connection)
-            params = []
-            for pk, values in part:
-                converted = [
-                    f.get_db_prep_save(values[n], connection)
-                    for n, f in zip(names, fields, strict=True)
-                ]
-                # One row: SET the values WHERE the key; several: (key, values) rows.
-                params += [*converted, pk] if len(part) == 1 else [pk, *converted]
+    statements = []
+    for start in range(0, len(rows), limit):
+        part = rows[start : start + limit]
+        sql = _update_sql(model, names, fields, len(part), connection)
+        params = []
+        for pk, values in part:
+            converted = [
+                f.get_db_prep_save(values[n], connection)
+                for n, f in zip(names, fields, strict=True)
+            ]
+            # One row: SET the values WHERE the key; several: (key, values) rows.
+            params += [*converted, pk] if len(part) == 1 else [pk, *converted]
+        statements.append((sql, params))
+    defer(_execute, using, statements)
+
+
+def _execute(using, statements):
+    with connections[using].cursor() as cursor:
+        for sql, params in statements:
             cursor.execute(sql, params)
 
 
@@ -223,7 +238,7 @@ def _update_sql(model, names, fields, count, connection):
     return sql
 
 
-def _update_arrays(model, names, fields, rows, connection):
+def _update_arrays(model, names, fields, rows, connection, using):
     key = (model, "update-arrays", names)
     sql = _sql_cache.get(key)
     if sql is None:
@@ -242,8 +257,12 @@ def _update_arrays(model, names, fields, rows, connection):
     columns = [[pk for pk, _ in rows]]
     for name, field in zip(names, fields, strict=True):
         columns.append([field.get_db_prep_save(values[name], connection) for _, values in rows])
-    with _bound_cursor(connection) as cursor:
-        cursor.execute(sql, columns)
+    defer(_execute_bound, using, sql, columns)
+
+
+def _execute_bound(using, sql, params):
+    with _bound_cursor(connections[using]) as cursor:
+        cursor.execute(sql, params)
 
 
 def _bound_cursor(connection):
@@ -256,6 +275,59 @@ def _bound_cursor(connection):
     connection.ensure_connection()
     with connection.wrap_database_errors:
         return connection._prepare_cursor(psycopg.Cursor(connection.connection))
+
+
+def matching(model, field_name, values, names=("pk",), *, nonempty=False, using="default"):
+    """The rows of ``model`` whose ``field_name`` is one of ``values``, as tuples of
+    the fields ``names``, in no particular order; ``nonempty`` leaves out the rows
+    where it is "" (as an index that holds only the others does).
+
+    For jobs that look rows up by the thousand in a table they are filling (an
+    import). On PostgreSQL the values are one array that reaches the condition
+    through a subquery, so the planner cannot see its length, reckons with a few
+    values and reads the field's index (one scan for all of them). ``field =
+    ANY(array)`` with a long array in sight, on a table without statistics yet (one
+    filled by a running transaction), makes it reckon the array matches most of the
+    table and read all of it, once per batch. Elsewhere ``IN`` lists within SQLite's
+    parameter limit. Values come back as stored: meant for keys, text and numbers."""
+    connection = connections[using]
+    meta = model._meta
+    field = meta.pk if field_name == "pk" else meta.get_field(field_name)
+    wanted = [field.get_db_prep_value(v, connection) for v in dict.fromkeys(values)]
+    if nonempty:
+        wanted = [v for v in wanted if v != ""]
+    if not wanted:
+        return []
+    key = (model, "matching", field_name, tuple(names), nonempty, connection.vendor)
+    sql = _sql_cache.get(key)
+    if sql is None:
+        qn = connection.ops.quote_name
+        fields = [meta.pk if n == "pk" else meta.get_field(n) for n in names]
+        columns = ", ".join(qn(f.column) for f in fields)
+        column = qn(field.column)
+        blank = f" AND NOT {column} = ''" if nonempty else ""
+        table = qn(meta.db_table)
+        if connection.vendor == "postgresql":
+            array = f"{field.db_type(connection)}[]"
+            # Names come from the model's metadata, quoted; the values are one array.
+            sql = (
+                f"SELECT {columns} FROM {table} "  # noqa: S608
+                f"WHERE {column} = ANY((SELECT %s::{array})::{array}){blank}"
+            )
+        else:
+            sql = f"SELECT {columns} FROM {table} WHERE {blank[5:] or '1 = 1'} AND {column} IN "  # noqa: S608
+        _sql_cache[key] = sql
+    out = []
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(sql, [wanted])
+            return cursor.fetchall()
+        size = max(1, _sqlite_parameter_limit(connection))
+        for start in range(0, len(wanted), size):
+            part = wanted[start : start + size]
+            cursor.execute(sql + "(" + ", ".join(["%s"] * len(part)) + ")", part)
+            out += cursor.fetchall()
+    return out
 
 
 class AnyOf(Lookup):
@@ -283,35 +355,74 @@ class AnyOf(Lookup):
 class WriteBehind:
     """Writes made by a second thread, on a connection of its own, while the caller
     reads and computes the next part: for jobs that read, compute and write in
-    batches, so the database's work and Python's overlap (the SLA recalculation).
+    batches, so the database's work and Python's overlap (the SLA recalculation, the
+    CMDB import).
 
-    ``submit(fn, *args)`` queues a call; calls run in order, each in a transaction of
-    its own; at most ``depth`` wait, which bounds memory. ``drain()`` waits until all
-    have run. A failed call stops the rest and is raised in the caller at its next
-    ``submit``, ``drain`` or on leaving the block. Inside a transaction the caller
-    holds (a caller's atomic block, or a test's) a second connection could not see
-    the caller's rows, so then each call runs at once, in line."""
+    ``submit(fn, *args)`` queues a call; calls run in order, in the caller's context
+    (its actor) and language; at most ``depth`` wait, which bounds memory. ``call(fn,
+    *args)`` runs one after those queued and returns its result: a read that must see
+    the writes before it, or take its locks in their transaction. ``drain()`` waits
+    until all have run. A failed call stops the rest and is raised in the caller at
+    its next ``submit``, ``call``, ``drain`` or on leaving the block.
 
-    def __init__(self, using="default", depth=2):
+    Each call runs in a transaction of its own; with ``one_transaction`` all of them
+    run in one, committed when the block is left without an error and rolled back
+    otherwise (a failed call, or an exception in the caller's block): for a job that
+    must be all or nothing. The caller's own connection must not write meanwhile (its
+    writes would not be part of that transaction, and on SQLite would wait for its
+    lock), and its reads see what was committed before the block, not the writes
+    queued here.
+
+    Inside a transaction the caller holds (a caller's atomic block, or a test's) a
+    second connection could not see the caller's rows, so then each call runs at once,
+    in line: in a savepoint of its own, or with ``one_transaction`` all in one
+    savepoint for the block."""
+
+    def __init__(self, using="default", depth=2, *, one_transaction=False):
         self.using = using
         self.depth = depth
+        self.one_transaction = one_transaction
         self.error = None
         self.thread = None
+        self._atomic = None
 
     def __enter__(self):
-        if not connections[self.using].in_atomic_block:
-            self.queue = queue.Queue(maxsize=self.depth)
-            self.thread = threading.Thread(target=self._work, name="write-behind", daemon=True)
+        if connections[self.using].in_atomic_block:
+            if self.one_transaction:
+                self._atomic = transaction.atomic(using=self.using)
+                self._atomic.__enter__()
+            return self
+        self.queue = queue.Queue(maxsize=self.depth)
+        self.thread = threading.Thread(target=self._work, name="write-behind", daemon=True)
+        if self.one_transaction:
+            # Wait until the transaction is open (on SQLite, its write lock taken).
+            self.started = threading.Event()
+            self.thread.start()
+            self.started.wait()
+            if self.error is not None:
+                self.thread.join()
+                self.thread = None
+                self._raise()
+        else:
             self.thread.start()
         return self
 
     def submit(self, fn, *args):
         if self.thread is None:
-            with transaction.atomic(using=self.using):
-                fn(*args)
+            self._in_line(fn, args)
             return
         self._raise()
-        self.queue.put((fn, args))
+        self.queue.put(_Call(fn, args))
+
+    def call(self, fn, *args):
+        if self.thread is None:
+            return self._in_line(fn, args)
+        self._raise()
+        item = _Call(fn, args, wanted=True)
+        self.queue.put(item)
+        item.done.wait()
+        self._raise()
+        return item.result
 
     def drain(self):
         if self.thread is not None:
@@ -319,12 +430,22 @@ class WriteBehind:
             self._raise()
 
     def __exit__(self, exc_type, exc, tb):
+        if self._atomic is not None:
+            atomic, self._atomic = self._atomic, None
+            return atomic.__exit__(exc_type, exc, tb)
         if self.thread is not None:
-            self.queue.put(None)
+            self.queue.put(_STOP if exc is None else _ABORT)
             self.thread.join()
             self.thread = None
             if exc is None:
                 self._raise()
+        return False
+
+    def _in_line(self, fn, args):
+        if self.one_transaction:
+            return fn(*args)
+        with transaction.atomic(using=self.using):
+            return fn(*args)
 
     def _raise(self):
         if self.error is not None:
@@ -333,63 +454,183 @@ class WriteBehind:
 
     def _work(self):
         try:
-            while True:
-                item = self.queue.get()
+            if self.one_transaction:
                 try:
-                    if item is None:
-                        return
-                    if self.error is None:
-                        fn, args = item
-                        with transaction.atomic(using=self.using):
-                            fn(*args)
-                except BaseException as exc:  # noqa: BLE001 - handed to the caller
-                    self.error = exc
-                finally:
-                    self.queue.task_done()
+                    with transaction.atomic(using=self.using):
+                        self.started.set()
+                        if not self._run_calls() or self.error is not None:
+                            raise _Abort
+                except _Abort:
+                    pass
+            else:
+                self._run_calls()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            if self.error is None:
+                self.error = exc
         finally:
+            if self.one_transaction:
+                self.started.set()
             connections[self.using].close()
 
+    def _run_calls(self):
+        """Run the queued calls until told to stop: True to keep the work, False to
+        drop it. After a failure the rest are taken off the queue, not run."""
+        while True:
+            item = self.queue.get()
+            try:
+                if item is _STOP or item is _ABORT:
+                    return item is _STOP
+                if self.error is None:
+                    try:
+                        if self.one_transaction:
+                            item.run()
+                        else:
+                            with transaction.atomic(using=self.using):
+                                item.run()
+                    except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                        self.error = exc
+            finally:
+                if item is not _STOP and item is not _ABORT:
+                    item.done.set()
+                self.queue.task_done()
 
-# Field types stored as the Python value itself, on SQLite and PostgreSQL alike.
-_PLAIN_TYPES = frozenset(
-    {
-        "AutoField",
-        "BigAutoField",
-        "SmallAutoField",
-        "IntegerField",
-        "BigIntegerField",
-        "SmallIntegerField",
-        "PositiveIntegerField",
-        "PositiveSmallIntegerField",
-        "PositiveBigIntegerField",
-        "CharField",
-        "TextField",
-        "SlugField",
-        "BooleanField",
-    }
-)
-_MEMO_TYPES = frozenset({"DateTimeField", "DateField"})
+
+class _Call:
+    """A queued call with the context it was made in."""
+
+    __slots__ = ("fn", "args", "context", "language", "done", "result")
+
+    def __init__(self, fn, args, wanted=False):
+        from django.utils import translation
+
+        self.fn, self.args = fn, args
+        self.context = contextvars.copy_context()
+        self.language = translation.get_language()
+        self.done = threading.Event() if wanted else _NO_WAIT
+        self.result = None
+
+    def run(self):
+        from django.utils import translation
+
+        with translation.override(self.language):
+            self.result = self.context.run(self.fn, *self.args)
+
+
+class _NoWait:
+    @staticmethod
+    def set():
+        pass
+
+
+class _Abort(Exception):
+    """Leaves the writer's transaction, rolling it back."""
+
+
+_NO_WAIT = _NoWait()
+_STOP = object()
+_ABORT = object()
+
+
+# --- writes prepared on one thread, made on another ----------------------------------
+_deferred: contextvars.ContextVar = contextvars.ContextVar("accord_rows_deferred", default=None)
+
+
+class _Write:
+    __slots__ = ("fn", "args")
+
+    def __init__(self, fn, args):
+        self.fn, self.args = fn, args
+
+    def run(self):
+        self.fn(*self.args)
+
+
+@contextmanager
+def deferred():
+    """Within this block the bulk writes of this module (``insert_many``,
+    ``update_rows``) and those handed to ``defer()`` are prepared (values converted,
+    statements and COPY data built) but not made: the block gives the list they are
+    added to, and ``run_all()`` makes them later, in order, on the connection of the
+    thread it runs on. So a job can do the Python side of its writes on one thread
+    while a ``WriteBehind`` makes the previous ones. Reads in the block do not see
+    them."""
+    writes = []
+    token = _deferred.set(writes)
+    try:
+        yield writes
+    finally:
+        _deferred.reset(token)
+
+
+def defer(fn, *args):
+    """Call ``fn(*args)``; within ``deferred()``, add the call to its writes."""
+    writes = _deferred.get()
+    if writes is None:
+        fn(*args)
+    else:
+        writes.append(_Write(fn, args))
+
+
+def run_all(writes):
+    for write in writes:
+        write.run()
+
+
+# --- many rows of one model ---------------------------------------------------------
+# How insert_many passes each field's values on: "text", "int" and "bool" as given
+# (on SQLite and PostgreSQL alike), "time" (dates and times) converted once per
+# distinct value, "json" encoded here, "each" through the field's own conversion.
+_KINDS = {
+    "AutoField": "int",
+    "BigAutoField": "int",
+    "SmallAutoField": "int",
+    "IntegerField": "int",
+    "BigIntegerField": "int",
+    "SmallIntegerField": "int",
+    "PositiveIntegerField": "int",
+    "PositiveSmallIntegerField": "int",
+    "PositiveBigIntegerField": "int",
+    "CharField": "text",
+    "TextField": "text",
+    "SlugField": "text",
+    "BooleanField": "bool",
+    "DateTimeField": "time",
+    "DateField": "time",
+    "JSONField": "json",
+}
 _insert_cache: dict = {}
 _sqlite_texts: dict = {}
+# COPY's text format: a backslash, tab, newline or carriage return in a value is
+# written as an escape; NULL as \N.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_NULL = "\\N"
+# JSON as json.dumps writes it by default (the cycle check left out).
+_json_encode = json.JSONEncoder(check_circular=False).encode
 
 
-def _plain_field(field):
+def _kind(field):
     if field.is_relation:
-        return field.target_field.get_internal_type() in _PLAIN_TYPES
-    return field.get_internal_type() in _PLAIN_TYPES
+        field = field.target_field
+    return _KINDS.get(field.get_internal_type(), "each")
+
+
+def _json_encoder(field):
+    if field.encoder is None:
+        return _json_encode
+    return field.encoder().encode  # as json.dumps(value, cls=encoder)
 
 
 def insert_many(model, rows, using="default"):
     """Rows of one model (dicts with the same keys, every concrete field but an
     auto primary key) written in bulk, for writers of thousands of rows such as an
     import: as ``core.rows.insert_rows``, but on SQLite in multi-row INSERTs within
-    its parameter limit, on PostgreSQL through COPY. Values of fields stored as
-    given (text, integers, booleans, keys) skip the per-value field conversion,
-    which for a wide row costs more than the INSERT; dates and times are converted
-    once per distinct value (a batch shares its timestamps); the rest go through
-    ``get_db_prep_save``."""
-    from django.db import connections
-
+    its parameter limit, on PostgreSQL through COPY, its data built here as text.
+    Values of fields stored as given (text, integers, booleans, keys) skip the
+    per-value field conversion, which for a wide row costs more than the INSERT;
+    dates and times are converted once per distinct value (a batch shares its
+    timestamps); JSON is encoded as ``json.dumps`` (or the field's encoder) would;
+    the rest go through ``get_db_prep_save``. Within ``deferred()`` the rows are
+    prepared here and written later."""
     if not rows:
         return
     connection = connections[using]
@@ -402,33 +643,171 @@ def insert_many(model, rows, using="default"):
         _require_all(model, fields)
         qn = connection.ops.quote_name
         columns = ", ".join(qn(f.column) for f in fields)
-        # Names come from the model's metadata, quoted; values are bound parameters.
-        head = f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES "  # noqa: S608
-        kinds = tuple(
-            None
-            if _plain_field(f)
-            else ("memo" if f.get_internal_type() in _MEMO_TYPES else "each")
-            for f in fields
-        )
-        cached = (head, fields, kinds)
+        kinds = tuple(_kind(f) for f in fields)
+        if connection.vendor == "postgresql":
+            # Names come from the model's metadata, quoted; the rows travel as COPY data.
+            head = f"COPY {qn(meta.db_table)} ({columns}) FROM STDIN"
+            formats = tuple(_binary_format(f, connection) for f in fields)
+            if None in formats:
+                formats = None
+        else:
+            # Names come from the model's metadata, quoted; values are bound parameters.
+            head = f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES "  # noqa: S608
+            formats = None
+        cached = (head, fields, kinds, formats)
         _insert_cache[key] = cached
-    head, fields, kinds = cached
+    head, fields, kinds, formats = cached
+    if formats is not None:
+        try:
+            data = _binary_rows(names, fields, formats, rows, connection)
+        except (_NotBinary, struct.error, TypeError):
+            pass  # a value of another type than its column's: COPY's text format
+        else:
+            defer(_copy_data, using, head + " (FORMAT binary)", data)
+            return
+    as_text = connection.vendor == "postgresql" and "each" not in kinds
     columns = []
     for name, field, kind in zip(names, fields, kinds, strict=True):
         values = [row[name] for row in rows]
-        if kind == "each":
+        if as_text:
+            values = _copy_column(values, field, kind, connection)
+        elif kind == "json":
+            encode = _json_encoder(field)
+            values = [None if v is None else encode(v) for v in values]
+        elif kind == "each":
             values = [field.get_db_prep_save(v, connection) for v in values]
-        elif kind == "memo":
+        elif kind == "time":
             memo = {}
             for i, v in enumerate(values):
                 if v not in memo:
                     memo[v] = field.get_db_prep_save(v, connection)
                 values[i] = memo[v]
         columns.append(values)
-    if connection.vendor == "postgresql":
-        _copy_rows(connection, model, fields, columns)
-        return
-    _insert_sqlite(connection, head, len(fields), columns)
+    if as_text:
+        data = "".join([line + "\n" for line in map("\t".join, zip(*columns, strict=True))])
+        defer(_copy_data, using, head, data.encode())
+    elif connection.vendor == "postgresql":
+        defer(_copy_rows, using, head, columns)
+    else:
+        defer(_insert_sqlite, using, _sqlite_statements(connection, head, len(fields), columns))
+
+
+# --- COPY's binary format: values as the server stores them, nothing to parse -------
+_PACK_INT = {"smallint": struct.Struct("!ih"), "integer": struct.Struct("!ii")}
+_PACK_INT["bigint"] = struct.Struct("!iq")
+_PACK_LENGTH = struct.Struct("!i").pack
+_BINARY_NULL = _PACK_LENGTH(-1)
+_BINARY_HEAD = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
+_BINARY_TAIL = struct.pack("!h", -1)
+_EPOCH = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
+_EPOCH_DATE = datetime.date(2000, 1, 1)
+
+
+class _NotBinary(Exception):
+    """A value the binary format is not written for here (a naive time)."""
+
+
+def _binary_format(field, connection):
+    """How a field's values are written in COPY's binary format, from its column
+    type; None for a type not handled here."""
+    db_type = field.db_type(connection) or ""
+    if db_type.startswith("varchar(") or db_type == "text":
+        return "text"
+    if db_type in _PACK_INT or db_type in ("boolean", "date", "jsonb"):
+        return db_type
+    if db_type == "timestamp with time zone":
+        return "timestamptz"
+    return None
+
+
+def _binary_rows(names, fields, formats, rows, connection):
+    columns = []
+    for name, field, form in zip(names, fields, formats, strict=True):
+        columns.append(_binary_column([row[name] for row in rows], field, form, connection))
+    count = struct.pack("!h", len(fields))
+    columns[0] = [count + v for v in columns[0]]
+    return b"".join([_BINARY_HEAD, *map(b"".join, zip(*columns, strict=True)), _BINARY_TAIL])
+
+
+def _binary_column(values, field, form, connection):
+    """A column's values in COPY's binary format (each with its length)."""
+    null, length = _BINARY_NULL, _PACK_LENGTH
+    if form == "text":
+        out = []
+        for v in values:
+            if v is None:
+                out.append(null)
+            else:
+                data = (v if type(v) is str else str(v)).encode()
+                out.append(length(len(data)) + data)
+        return out
+    if form in _PACK_INT:
+        pack, size = _PACK_INT[form].pack, _PACK_INT[form].size - 4
+        return [null if v is None else pack(size, v) for v in values]
+    if form == "boolean":
+        true, false = length(1) + b"\x01", length(1) + b"\x00"
+        return [null if v is None else (true if v else false) for v in values]
+    if form == "jsonb":
+        encode = _json_encoder(field)
+        out = []
+        for v in values:
+            if v is None:
+                out.append(null)
+            else:
+                data = encode(v).encode()
+                out.append(length(len(data) + 1) + b"\x01" + data)
+        return out
+    # Dates and times, converted once per distinct value: days and microseconds
+    # since 2000-01-01 (UTC).
+    memo = {None: null}
+    out = []
+    for v in values:
+        data = memo.get(v)
+        if data is None:
+            data = memo[v] = _binary_time(field.get_db_prep_save(v, connection), form)
+        out.append(data)
+    return out
+
+
+def _binary_time(value, form):
+    if form == "date":
+        if type(value) is not datetime.date:
+            raise _NotBinary
+        return struct.pack("!ii", 4, (value - _EPOCH_DATE).days)
+    if not isinstance(value, datetime.datetime) or value.tzinfo is None:
+        raise _NotBinary
+    delta = value - _EPOCH
+    micros = (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return struct.pack("!iq", 8, micros)
+
+
+def _copy_column(values, field, kind, connection):
+    """A column's values in COPY's text format."""
+    null = _NULL
+    if kind == "int":
+        return [null if v is None else str(int(v)) for v in values]
+    if kind == "bool":
+        return [null if v is None else ("t" if v else "f") for v in values]
+    if kind == "text":
+        texts = [v if type(v) is str else "" if v is None else str(v) for v in values]
+    elif kind == "json":
+        encode = _json_encoder(field)
+        texts = ["" if v is None else encode(v) for v in values]
+    else:  # dates and times, converted once per distinct value
+        memo = {None: ""}
+        texts = []
+        for v in values:
+            text = memo.get(v)
+            if text is None:
+                prepared = field.get_db_prep_save(v, connection)
+                text = memo[v] = "" if prepared is None else str(prepared)
+            texts.append(text)
+    joined = "".join(texts)
+    if "\\" in joined or "\t" in joined or "\n" in joined or "\r" in joined:
+        texts = [text.translate(_COPY_ESCAPES) for text in texts]
+    if None in values:
+        texts = [null if v is None else text for v, text in zip(values, texts, strict=True)]
+    return texts
 
 
 def _sqlite_parameter_limit(connection):
@@ -441,38 +820,52 @@ def _sqlite_parameter_limit(connection):
         return connection.features.max_query_params or 999
 
 
-def _insert_sqlite(connection, head, width, columns):
-    """SQLite: multi-row INSERTs as large as its parameter limit allows. Run on the
-    driver's own cursor with its ``?`` placeholders: the text of a statement with
-    thousands of them is built once per size, not rewritten on every call. (Not one
-    row per statement: a full-text index flushes its pending terms after each
-    statement.)"""
-    import sqlite3
-
+def _sqlite_statements(connection, head, width, columns):
+    """SQLite: multi-row INSERTs as large as its parameter limit allows, as (text,
+    parameters) in the driver's own ``?`` style: the text of a statement with
+    thousands of placeholders is built once per size, not rewritten on every call.
+    (Not one row per statement: a full-text index flushes its pending terms after
+    each statement.)"""
     count = len(columns[0])
     size = max(1, _sqlite_parameter_limit(connection) // width)
     one = "(" + ", ".join(["?"] * width) + ")"
+    statements = []
+    for start in range(0, count, size):
+        n = min(size, count - start)
+        key = (head, n)
+        sql = _sqlite_texts.get(key)
+        if sql is None:
+            sql = _sqlite_texts[key] = head + ", ".join([one] * n)
+        part = zip(*(c[start : start + n] for c in columns), strict=True)
+        statements.append((sql, list(itertools.chain.from_iterable(part))))
+    return statements
+
+
+def _insert_sqlite(using, statements):
+    import sqlite3
+
+    connection = connections[using]
     with connection.cursor() as cursor:
         raw = cursor.cursor
-        for start in range(0, count, size):
-            n = min(size, count - start)
-            key = (head, n)
-            sql = _sqlite_texts.get(key)
-            if sql is None:
-                sql = _sqlite_texts[key] = head + ", ".join([one] * n)
-            part = zip(*(c[start : start + n] for c in columns), strict=True)
+        for sql, params in statements:
             with connection.wrap_database_errors:
-                sqlite3.Cursor.execute(raw, sql, list(itertools.chain.from_iterable(part)))
+                sqlite3.Cursor.execute(raw, sql, params)
 
 
-def _copy_rows(connection, model, fields, columns):
-    """PostgreSQL: COPY … FROM STDIN, in the caller's transaction. A multi-row INSERT
-    of thousands of rows costs more to quote on the client and to parse on the server
-    than the rows take to store."""
-    qn = connection.ops.quote_name
-    names = ", ".join(qn(f.column) for f in fields)
-    # Names come from the model's metadata, quoted; the rows travel as COPY data.
-    sql = f"COPY {qn(model._meta.db_table)} ({names}) FROM STDIN"
+def _copy_data(using, sql, data):
+    """PostgreSQL: COPY … FROM STDIN of data already in the statement's format, in
+    the caller's transaction. (A multi-row INSERT of thousands of rows costs more to
+    quote on the client and to parse on the server than the rows take to store.)"""
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        with connection.wrap_database_errors:
+            with cursor.cursor.copy(sql) as copy:
+                copy.write(data)
+
+
+def _copy_rows(using, sql, columns):
+    """PostgreSQL: COPY of values the driver formats (fields of other kinds)."""
+    connection = connections[using]
     with connection.cursor() as cursor:
         with connection.wrap_database_errors:
             with cursor.cursor.copy(sql) as copy:
