@@ -10,12 +10,14 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views import View
 
 from accord.core import links, panels
 from accord.core.forms import AttachmentForm, JournalForm
 from accord.core.policy import can, restrict, scope_for
 from accord.core.records import StaleRecordError
+from accord.core.tables import Column, escape
 from accord.core.views import (
     RecordFormMixin,
     RecordListView,
@@ -39,6 +41,28 @@ from .models import Incident, MajorIncidentReview, ServiceRequest
 from .tables import CustomerTicketTable, TicketTable
 
 FILTERSETS = {Incident: IncidentFilterSet, ServiceRequest: ServiceRequestFilterSet}
+
+# Actions on the incidents ticked in a queue, offered by apps above this one (such as
+# "raise a problem"): (label, URL name, allowed(user)). The page named is opened with
+# the ticked incidents' ids as ``?incidents=``.
+QUEUE_ACTIONS: list = []
+
+
+def register_queue_action(label, url_name, allowed):
+    QUEUE_ACTIONS.append((label, url_name, allowed))
+
+
+def _select_html(row):
+    return (
+        '<input class="form-check-input" type="checkbox" name="incidents" form="queue-selection"'
+        f' value="{row.pk}" aria-label="{escape(_("Select"))} {escape(row.number)}">'
+    )
+
+
+class SelectableTicketTable(TicketTable):
+    """The queue with a tick box per row, for the queue actions."""
+
+    columns = (Column("select", gettext_lazy("Select"), html=_select_html), *TicketTable.columns)
 
 
 class TicketViewMixin(LoginRequiredMixin):
@@ -66,10 +90,28 @@ class QueueView(TicketViewMixin, RecordListView):
 
     template_name = "incidents/queue.html"
 
+    def queue_actions(self):
+        if self.model is not Incident:
+            return []
+        cached = self.__dict__.get("_queue_actions")
+        if cached is None:
+            user = self.request.user
+            cached = [(label, reverse(name)) for label, name, ok in QUEUE_ACTIONS if ok(user)]
+            self._queue_actions = cached
+        return cached
+
     @property
     def table_class(self):
         scope = scope_for(self.request.user)
-        return CustomerTicketTable if scope is not None and scope.is_customer else TicketTable
+        if scope is not None and scope.is_customer:
+            return CustomerTicketTable
+        return SelectableTicketTable if self.queue_actions() else TicketTable
+
+    def export(self, qs, table):
+        # The tick boxes are for the page only.
+        if isinstance(table, SelectableTicketTable):
+            table = TicketTable()
+        return super().export(qs, table)
 
     @property
     def filterset_class(self):
@@ -127,6 +169,7 @@ class QueueView(TicketViewMixin, RecordListView):
                 }
             )
         context["namespace"] = self.namespace
+        context["queue_actions"] = self.queue_actions()
         return context
 
 

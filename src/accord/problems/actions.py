@@ -153,9 +153,20 @@ def update_problem(
     _check_version(problem, expected_version)
     if not problem.is_open:
         raise ValidationError(_("A closed or cancelled problem cannot be changed."))
+    current_priority = problem.priority
     for name, value in changes.items():
         setattr(problem, name, value)
-    note = _priority(problem, priority, priority_reason)
+    rated = problem.impact != problem.loaded_value("impact") or (
+        problem.urgency != problem.loaded_value("urgency")
+    )
+    # A priority left as it was is no override: an edit keeps an earlier override
+    # unless impact or urgency change (then the matrix decides again).
+    untouched = priority in (None, "") or int(priority) == current_priority
+    note = None
+    if rated and untouched:
+        note = _priority(problem, None, "")
+    elif not untouched:
+        note = _priority(problem, priority, priority_reason)
     problem.full_clean(exclude=[*CALLER_CHECKED, *M2M_FIELDS], validate_unique=False)
     with transaction.atomic():
         before = history.m2m_snapshot(problem, M2M_FIELDS)
@@ -430,6 +441,18 @@ def _fix_known_errors(problem):
             % {"number": problem.number, "change": problem.fix_change},
             customer_visible=False,
         )
+
+
+def add_work_note(problem, user, body):
+    """An internal note in the problem's journal (problems have no customer side)."""
+    _require(user, "change", problem)
+    body = (body or "").strip()
+    if not body:
+        raise ValidationError({"body": _("Write something first.")})
+    if len(body) > 20000:
+        raise ValidationError({"body": _("Keep it under 20,000 characters.")})
+    with transaction.atomic():
+        return history.journal(problem, JournalEntry.Kind.WORK_NOTE, body)
 
 
 # --- root cause analysis -------------------------------------------------------------

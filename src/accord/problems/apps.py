@@ -1,6 +1,7 @@
 """Problem management and the known error database (ISO/IEC 20000 8.1.2, 8.3)."""
 
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ProblemsConfig(AppConfig):
@@ -9,9 +10,14 @@ class ProblemsConfig(AppConfig):
     verbose_name = "Problem management"
 
     def ready(self):
-        from accord.core import navigation, search
+        from accord.core import navigation, panels, search
+        from accord.core.policy import can, scope_for
+        from accord.incidents import views as incident_views
+        from accord.incidents.models import Incident
 
+        from . import views_problems
         from .models import KnownError, Problem
+        from .views_known_errors import suggestions_panel
 
         search.register(
             Problem,
@@ -28,3 +34,10 @@ class ProblemsConfig(AppConfig):
             customer_visible=lambda k: False,
         )
         navigation.register("problems", "Problems", "problems:list", order=30, staff_only=True)
+        panels.register(Incident, views_problems.incident_panel)
+        panels.register(Incident, suggestions_panel)
+        incident_views.register_queue_action(
+            _("Raise a problem from the selected incidents"),
+            "problems:create",
+            lambda user: can(user, "add", Problem) and not scope_for(user).read_only,
+        )

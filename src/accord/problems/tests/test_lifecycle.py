@@ -73,6 +73,23 @@ def test_the_problem_matrix_is_its_own_and_an_override_needs_a_reason(world, rai
     assert "priority_reason" in exc.value.message_dict
 
 
+def test_an_edit_keeps_an_override_until_impact_or_urgency_change(world, raise_problem):
+    with acting_as(world.admin, "test"):
+        problem = actions.create_problem(
+            world.admin,
+            {"short_description": "x", "impact": 3, "urgency": 3},
+            priority=2,
+            priority_reason="Board asked",
+        )
+        actions.update_problem(problem, world.admin, {"description": "more"}, priority=2)
+        assert problem.priority == 2
+        actions.update_problem(problem, world.admin, {"urgency": 2})
+        assert problem.priority == 4  # the matrix again
+        with pytest.raises(ValidationError) as exc:
+            actions.update_problem(problem, world.admin, {}, priority=1)
+        assert "priority_reason" in exc.value.message_dict
+
+
 def test_a_user_cannot_link_an_incident_they_cannot_see(world, make_incident, raise_problem):
     beta = make_incident(customer=world.customer_b)
     with acting_as(world.agent_a, "test"), pytest.raises(ValidationError) as exc:
