@@ -160,6 +160,9 @@ def set_cis(change, user, cis, *, journal=True):
     from accord.cmdb.actions import link_record, unlink_record
     from accord.cmdb.models import ConfigurationItem
 
+    _require(user, "change", change)
+    if journal and change.status not in EDITABLE_STATUSES:
+        raise ValidationError({"cis": _("The CIs of a change can no longer change now.")})
     wanted = {ci.pk: ci for ci in cis}
     if wanted:
         seen = set(
@@ -167,7 +170,7 @@ def set_cis(change, user, cis, *, journal=True):
                 "pk", flat=True
             )
         )
-        missing = [str(ci) for pk, ci in wanted.items() if pk not in seen]
+        missing = [str(pk) for pk in wanted if pk not in seen]  # ids: names may be hidden
         if missing:
             raise ValidationError(
                 {"cis": _("You have no configuration item %(n)s.") % {"n": ", ".join(missing)}}

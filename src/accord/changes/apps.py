@@ -9,9 +9,12 @@ class ChangesConfig(AppConfig):
     verbose_name = "Change and release management"
 
     def ready(self):
-        from accord.core import search
+        from accord.core import navigation, panels, search
+        from accord.incidents.models import Incident
+        from accord.problems.models import Problem
 
         from .models import Change, Release
+        from .views_changes import fixes_panel
 
         search.register(
             Change,
@@ -27,3 +30,7 @@ class ChangesConfig(AppConfig):
             fields={"short_description", "version", "description"},
             customer_visible=lambda r: False,
         )
+        navigation.register("changes", "Changes", "changes:list", order=35, staff_only=True)
+        # The problems and incidents a change fixes list it, with "Raise a change".
+        panels.register(Problem, fixes_panel)
+        panels.register(Incident, fixes_panel)

@@ -49,7 +49,14 @@ def find(change, start=None, end=None, *, ci_ids=None, service_ids=None):
     return found
 
 
+# CIs asked about per query (SQLite binds each as a parameter).
+CHUNK = 5000
+
+
 def _overlapping_changes(change, start, end, ci_ids):
+    """Changes in the slot on the change's CIs or on CIs one step away. Found from
+    the CIs (their links to changes, then those changes' slots by key), so the work
+    grows with the CIs' neighbourhood, not with the number of changes scheduled."""
     from accord.cmdb import graph
     from accord.cmdb.models import CILink
 
@@ -57,25 +64,41 @@ def _overlapping_changes(change, start, end, ci_ids):
 
     if not ci_ids:
         return []
-    others = dict(
-        Change.objects.filter(
-            status__in=SCHEDULED_STATUSES, planned_start__lt=end, planned_end__gt=start
-        )
-        .exclude(pk=change.pk)
-        .values_list("pk", "number")
-    )
-    if not others:
-        return []
-    ct = ContentType.objects.get_for_model(Change)
-    touched = {}
-    for other, ci in CILink.objects.filter(content_type=ct, object_id__in=list(others)).values_list(
-        "object_id", "ci_id"
-    ):
-        touched.setdefault(ci, []).append(other)
-    if not touched:
-        return []
     own = set(ci_ids)
     g = graph.current()
+    # CIs one step away, either way: what depends on ours, and what ours depend on.
+    steps = []
+    for direction in ("down", "up"):
+        reach = g.search(ci_ids, direction, max_depth=1)
+        if reach is not None and reach.levels >= 2:
+            steps.append(
+                (direction, reach, reach.order[reach.starts[1] : reach.starts[2]].tolist())
+            )
+    near = own | {g.nodes[idx].ci_id for _d, _r, found in steps for idx in found}
+    ct = ContentType.objects.get_for_model(Change)
+    wanted = sorted(near)
+    links = []
+    for at in range(0, len(wanted), CHUNK):
+        links += CILink.objects.filter(
+            content_type=ct, ci_id__any=wanted[at : at + CHUNK]
+        ).values_list("object_id", "ci_id")
+    candidates = sorted({other for other, _ci in links if other != change.pk})
+    others = {}
+    for at in range(0, len(candidates), CHUNK):
+        others.update(
+            Change.objects.filter(
+                pk__any=candidates[at : at + CHUNK],
+                status__in=SCHEDULED_STATUSES,
+                planned_start__lt=end,
+                planned_end__gt=start,
+            ).values_list("pk", "number")
+        )
+    if not others:
+        return []
+    touched = {}
+    for other, ci in links:
+        if other in others:
+            touched.setdefault(ci, []).append(other)
     names = {}
 
     def name(ci):
@@ -95,12 +118,8 @@ def _overlapping_changes(change, start, end, ci_ids):
                     other,
                 )
             )
-    # CIs one step away, either way: what depends on ours, and what ours depend on.
-    for direction in ("down", "up"):
-        reach = g.search(ci_ids, direction, max_depth=1)
-        if reach is None or reach.levels < 2:
-            continue
-        for idx in reach.order[reach.starts[1] : reach.starts[2]].tolist():
+    for direction, reach, found in steps:
+        for idx in found:
             ci = g.nodes[idx].ci_id
             if ci in own or ci not in touched:
                 continue
@@ -153,7 +172,9 @@ def _maintenance(start, end, service_ids):
         "service", "calendar"
     )
     for window in windows.order_by("service__name"):
-        inside = window.calendar.build().between(start, end)
+        # The engine kept per process for each calendar version: building it anew
+        # (weekly hours, holidays) costs more than the question asked of it.
+        inside = window.calendar.calendar().between(start, end)
         if inside < int(span):
             out.append(
                 Found(

@@ -344,6 +344,7 @@ class Change(DetailPage, NumberedRecord):
 
     customer_field = None
     history_exclude = frozenset({"is_open"})
+    cis_set_by_its_process = True  # the CMDB's generic CI panel may not edit them
     permissions = {
         **STAFF_RECORD,
         "approve": frozenset({Role.ADMINISTRATOR, Role.MANAGER, Role.OWNER, Role.AGENT}),

@@ -377,6 +377,9 @@ class AffectedCIView(StaffOnlyMixin, LoginRequiredMixin, View):
         record = visible_record(request.user, content_type_id, object_id)
         if not can(request.user, "change", record) or scope_for(request.user).read_only:
             raise PermissionDenied
+        if getattr(record, "cis_set_by_its_process", False):
+            # Its own page sets its CIs, under its process's rules (a change's, say).
+            raise PermissionDenied
         remove = request.POST.get("remove", "")
         if remove:
             if not remove.isascii() or not remove.isdigit():

@@ -237,3 +237,25 @@ def test_a_successful_change_confirms_the_problem_fix(world, new_change):
     step(change, world.agent_a, "close")
     problem.refresh_from_db()
     assert problem.fix_verified_at is not None
+
+
+def test_a_changes_cis_are_set_only_through_its_process(world, new_change, client):
+    from django.contrib.contenttypes.models import ContentType
+    from django.urls import reverse
+
+    from accord.cmdb import actions as cmdb_actions
+    from accord.cmdb.models import CIType, ConfigurationItem
+
+    with acting_as(world.admin, "test"):
+        beta = cmdb_actions.save_ci(
+            ConfigurationItem(name="beta-db", ci_type=CIType.objects.get(key="database")),
+            customers=[world.customer_b],
+        )
+    change = new_change()
+    client.force_login(world.agent_a)
+    ct = ContentType.objects.get_for_model(type(change)).pk
+    url = reverse("cmdb:affected", args=[ct, change.pk])
+    assert client.post(url, {"ci": beta.pk}).status_code == 403
+    with acting_as(world.agent_a, "test"), pytest.raises(ValidationError) as exc:
+        actions.set_cis(change, world.agent_a, [beta])
+    assert "beta-db" not in str(exc.value) and str(beta.pk) in str(exc.value)
