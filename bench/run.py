@@ -48,9 +48,26 @@ TARGETS = {
     "impact_narrow_ms": 5.0,
     "cmdb_import_rows_per_s": 5000,
     "cmdb_import_rss_mb": 300,
+    "trend_job_s": 60,
+    "known_error_p95_ms": 100.0,
+    "change_conflicts_ms": 200.0,
+    "change_feed_ms": 500.0,
 }
-DATABASE_PARTS = {"create", "lists", "search", "clocks", "cmdb", "cmdb_import"}
+DATABASE_PARTS = {
+    "create",
+    "lists",
+    "search",
+    "clocks",
+    "cmdb",
+    "cmdb_import",
+    "trends",
+    "known_errors",
+    "changes",
+}
 CLOCK_COUNT = 100_000
+TREND_INCIDENTS = 1_000_000
+KNOWN_ERROR_INCIDENTS = 1_000_000
+KNOWN_ERRORS = 50_000
 LIST_SCENARIOS = ("queue_open", "queue_in_progress_by_updated", "api_list_new")
 SEARCH_SCENARIOS = ("search_common", "search_rare")
 
@@ -462,6 +479,12 @@ def bench_database(vendor, args, parts, out):
         if "cmdb_import" in parts:
             out["cmdb_import"] = run_python(db, ["-m", "benchkit.cmdb_import"])
             log(f"  CMDB import: {json.dumps(out['cmdb_import'])[:400]}")
+        if "trends" in parts:
+            out["trends"] = bench_trends(db)
+        if "known_errors" in parts:
+            out["known_errors"] = bench_known_errors(db, args)
+        if "changes" in parts:
+            out["changes"] = bench_changes(db, args)
     finally:
         db.destroy()
 
@@ -481,6 +504,105 @@ def bench_clocks(db):
         f"  recomputed {result['recalculated']:,} clocks in {result['seconds']} s "
         f"({result['per_second']:,}/s; clocks made in {result['made_s']} s)"
     )
+    return result
+
+
+def bench_trends(db):
+    """The trend analysis job over 1,000,000 incidents, 90-day window (and every incident)."""
+    log(f"[{db.vendor}] trend analysis: {TREND_INCIDENTS:,} incidents")
+    gen = run_python(
+        db,
+        [
+            "-m",
+            "benchkit.generate",
+            "--setup",
+            str(db.setup_path),
+            "--target",
+            str(TREND_INCIDENTS),
+        ],
+    )
+    log(f"  incidents: +{gen['inserted']:,} in {gen['seconds']} s")
+    result = run_python(db, ["-m", "benchkit.trends", "--setup", str(db.setup_path)])
+    for name in ("target", "wide"):
+        r = result.get(name)
+        if r:
+            log(
+                f"  {r['window_days']} days: {r['incidents_scanned']:,} incidents scanned, "
+                f"{r['clusters_stored']} clusters stored in {r['seconds']} s (CPU {r['cpu_s']} s)"
+            )
+    log(
+        f"  trend page ms [first, median]: {result['page_ms']}; extras made in {result['made_s']} s"
+    )
+    return result
+
+
+def bench_known_errors(db, args):
+    """Known-error suggestions for a new incident: 1,000,000 incidents, 50,000 known
+    errors."""
+    log(
+        f"[{db.vendor}] known-error suggestions: {KNOWN_ERROR_INCIDENTS:,} incidents, "
+        f"{KNOWN_ERRORS:,} known errors"
+    )
+    gen = run_python(
+        db,
+        [
+            "-m",
+            "benchkit.generate",
+            "--setup",
+            str(db.setup_path),
+            "--target",
+            str(KNOWN_ERROR_INCIDENTS),
+        ],
+    )
+    log(f"  incidents: +{gen['inserted']:,} in {gen['seconds']} s")
+    result = run_python(
+        db,
+        [
+            "-m",
+            "benchkit.known_errors",
+            "--setup",
+            str(db.setup_path),
+            "--known-errors",
+            str(KNOWN_ERRORS),
+            "--requests",
+            str(args.requests),
+        ],
+    )
+    log(
+        f"  {result['known_errors']:,} known errors made in {result['made_known_errors_s']} s; "
+        f"word index built in {result['index_build_s']} s"
+    )
+    for r in result["scenarios"]:
+        log(
+            f"  {r['scenario']:<18} {r['user']:<6} p50 {r['p50_ms']:6.1f}  "
+            f"p95 {r['p95_ms']:6.1f} ms  cpu p50 {r['cpu_p50_ms']:5.1f}  {r['suggested']} "
+            f"suggested, {r['queries']} queries {r['sql_ms']} ms SQL, load {r['loadavg_1m']}"
+        )
+    return result
+
+
+def bench_changes(db, args):
+    """Conflict detection for a change on 50 CIs (100,000 CIs, 300,000 relationships,
+    20,000 scheduled changes) and the iCalendar feed of a quarter (2,000 changes)."""
+    log(
+        f"[{db.vendor}] changes: conflicts over 100,000 CIs / 300,000 relationships / "
+        "20,000 scheduled changes; feed of 2,000"
+    )
+    result = run_python(
+        db, ["-m", "benchkit.changes", "--setup", str(db.setup_path), "--runs", str(args.requests)]
+    )
+    log(
+        f"  CMDB in {result['made_cis_s']} s + {result['made_links_s']} s, "
+        f"{result['changes']:,} changes in {result['made_changes_s']} s; "
+        f"graph loaded in {result['graph_load_s']} s"
+    )
+    for name in ("conflicts_slot", "conflicts_weekend", "detail_page", "feed_admin", "feed_agent"):
+        r = result.get(name)
+        if r:
+            log(
+                f"  {name:<18} p50 {r['p50_ms']:7.1f}  p95 {r['p95_ms']:7.1f} ms  "
+                f"{r['queries']} queries {r['sql_ms']} ms SQL"
+            )
     return result
 
 
@@ -522,6 +644,48 @@ def report_engine(engine):
             f"  {r['op']:<10}{r['duration']:<19}{r['per_second']:>12,}{r['us_per_call']:>10}  "
             f"{verdict}"
         )
+    return lines
+
+
+def report_changes(dbs):
+    runs = {v: d["changes"] for v, d in dbs.items() if "changes" in d}
+    if not runs:
+        return []
+    lines = [
+        "",
+        "CHANGE SCHEDULE  accord.changes.conflicts.find(change) for a change on 50 CIs, and "
+        "GET /changes/schedule.ics (this quarter, token auth; parsed with icalendar); "
+        "p95 (p50) ms",
+    ]
+    slow, feed = TARGETS["change_conflicts_ms"], TARGETS["change_feed_ms"]
+    for vendor, c in runs.items():
+        lines.append(
+            f"  {vendor:<11} {c['cis']:,} CIs, {c['links']:,} relationships, "
+            f"{c['scheduled_next_quarter']:,} scheduled changes ({c['change_ci_links']:,} CI "
+            f"links of changes); graph loaded in {c['graph_load_s']} s"
+        )
+        for name, label in (("conflicts_slot", "4-hour slot"), ("conflicts_weekend", "48 hours")):
+            r = c[name]
+            found = ", ".join(f"{n} {k}" for k, n in sorted(r["conflicts"].items())) or "none"
+            verdict = "ok" if r["p95_ms"] < slow else "MISSED"
+            lines.append(
+                f"    conflicts, {label:<12} {r['p95_ms']:>7} ({r['p50_ms']})  found: {found}   "
+                f"target < {slow:g} ms: {verdict}"
+            )
+        if "detail_page" in c:
+            r = c["detail_page"]
+            lines.append(
+                f"    change page            {r['p95_ms']:>7} ({r['p50_ms']})  (no target)"
+            )
+        for name, who in (("feed_admin", "admin, header"), ("feed_agent", "agent, ?token=")):
+            r = c[name]
+            verdict = "ok" if r["p95_ms"] < feed else "MISSED"
+            lines.append(
+                f"    feed, {who:<16} {r['p95_ms']:>7} ({r['p50_ms']})  {r['change_events']:,} "
+                f"changes parsed, {r['bytes'] // 1024} KiB   target < {feed:g} ms: {verdict}"
+            )
+        r = c["schedule_month"]
+        lines.append(f"    schedule, month page   {r['p95_ms']:>7} ({r['p50_ms']})  (no target)")
     return lines
 
 
@@ -612,6 +776,58 @@ def report(results):
                     f"warm {s['warm_p95_ms']:>7} ({s['warm_p50_ms']})   "
                     f"target < {target:g} ms: {verdict}"
                 )
+    trend_runs = {v: d["trends"] for v, d in dbs.items() if "trends" in d}
+    if trend_runs:
+        lines.append("")
+        lines.append(
+            "TREND ANALYSIS  the worker's job (accord.problems.trends.run_trends): clusters of "
+            "incidents without a problem by service, CI, category and similar words"
+        )
+        for vendor, t in trend_runs.items():
+            for name in ("target", "wide"):
+                r = t.get(name)
+                if not r:
+                    continue
+                verdict = (
+                    f"target < {TARGETS['trend_job_s']} s: "
+                    f"{'ok' if r['seconds'] < TARGETS['trend_job_s'] else 'MISSED'}"
+                    if name == "target"
+                    else "(no target)"
+                )
+                lines.append(
+                    f"  {vendor:<11} {t['incidents']:,} incidents, {r['window_days']}-day window: "
+                    f"{r['incidents_scanned']:,} scanned, {r['clusters_stored']} clusters stored, "
+                    f"{r['seconds']} s   {verdict}"
+                )
+            admin, agent = t["page_ms"]["admin"], t["page_ms"]["agent"]
+            lines.append(
+                f"  {'':<11} trend page ms, first (then median): admin {admin[0]} ({admin[1]}), "
+                f"agent {agent[0]} ({agent[1]}); peak RSS of the job's process "
+                f"{t['peak_rss_mb']} MB"
+            )
+    known_runs = {v: d["known_errors"] for v, d in dbs.items() if "known_errors" in d}
+    if known_runs:
+        lines.append("")
+        lines.append(
+            "KNOWN-ERROR SUGGESTIONS  GET /problems/known-errors/suggestions/ (in-process test "
+            "client, session login); p95 (p50) ms over the timed requests after warm-up, cpu = "
+            "p50 CPU ms of the request thread"
+        )
+        target = TARGETS["known_error_p95_ms"]
+        for vendor, k in known_runs.items():
+            lines.append(
+                f"  {vendor:<11} {k['incidents']:,} incidents, {k['known_errors']:,} known errors "
+                f"({k['open_known_errors']:,} open, {k['ci_links']:,} CI links); word index "
+                f"built in {k['index_build_s']} s, first request {k['first_request_ms']} ms"
+            )
+            for r in k["scenarios"]:
+                verdict = "ok" if r["p95_ms"] < target else "MISSED"
+                lines.append(
+                    f"    {r['scenario']:<18} {r['user']:<6} {r['p95_ms']:>7} ({r['p50_ms']}) "
+                    f"cpu {r['cpu_p50_ms']}  {r['suggested']} suggested   "
+                    f"target < {target:g} ms: {verdict}"
+                )
+    lines.extend(report_changes(dbs))
     for vendor, d in dbs.items():
         if "skipped" in d:
             lines.append("")
@@ -686,8 +902,8 @@ def main(argv=None):
     parser.add_argument(
         "--only",
         default="create,lists,search,engine",
-        help="comma-separated parts: create, lists, search, clocks, cmdb, cmdb_import, engine "
-        "(engine needs no database)",
+        help="comma-separated parts: create, lists, search, clocks, cmdb, cmdb_import, trends, "
+        "known_errors, changes, engine (engine needs no database)",
     )
     parser.add_argument("--duration", type=float, default=10.0, help="create: measured seconds")
     parser.add_argument("--warmup", type=float, default=2.0, help="create: warm-up seconds")

@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import DefaultRouter
 
 from accord.catalogue.api import ServiceViewSet
+from accord.changes.api import ChangeViewSet
 from accord.cmdb.api import CIViewSet, RelationshipViewSet
 from accord.cmdb.api_imports import ExportViewSet, ImportRunViewSet
 from accord.core import views as core_views
@@ -25,6 +26,7 @@ router.register("cis", CIViewSet, basename="ci")
 router.register("relationships", RelationshipViewSet, basename="relationship")
 router.register("cmdb/imports", ImportRunViewSet, basename="cmdb-import")
 router.register("problems", ProblemViewSet, basename="problem")
+router.register("changes", ChangeViewSet, basename="change")
 
 urlpatterns = [
     path("", core_views.home, name="home"),

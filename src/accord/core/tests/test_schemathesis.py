@@ -104,6 +104,41 @@ def fuzz_world(transactional_db, world, make_incident):
     from accord.cmdb.models import ImportRun
 
     ImportRun.objects.create(kind="cis", filename="estate.csv", created_by=world.admin)
+    from accord.problems import actions as problem_actions
+
+    with acting_as(world.admin, "test"):
+        # Problems of A (raised from its incident), of B, and one naming no customer.
+        for incidents in ([inc_a], [make_incident(customer=world.customer_b)], []):
+            problem_actions.create_problem(
+                world.admin,
+                {"short_description": "Relay fault", "impact": 2, "urgency": 2},
+                incidents=incidents,
+            )
+    import datetime
+
+    from django.utils import timezone
+
+    from accord.changes import actions as change_actions
+
+    start = timezone.now() + datetime.timedelta(days=2)
+    with acting_as(world.admin, "test"):
+        # Changes of A (on its CI, submitted: conflicts are sought), of B, and one
+        # naming no customer.
+        for customers, ci in (([world.customer_a], cis[0]), ([world.customer_b], None), ([], None)):
+            change = change_actions.create_change(
+                world.admin,
+                {
+                    "short_description": "Patch the relay",
+                    "reason": "Security fix",
+                    "implementation_plan": "upgrade",
+                    "backout_plan": "restore",
+                    "planned_start": start,
+                    "planned_end": start + datetime.timedelta(hours=2),
+                },
+                customers=customers,
+                cis=[ci] if ci else [],
+            )
+            change_actions.transition(change, world.admin, "submit")
     tokens = {}
     for role in ("admin", "customer_user_a"):
         _token, key = ApiToken.issue(getattr(world, role), "fuzz")
