@@ -10,12 +10,12 @@ class ProblemsConfig(AppConfig):
     verbose_name = "Problem management"
 
     def ready(self):
-        from accord.core import navigation, panels, search
+        from accord.core import navigation, panels, search, warmup
         from accord.core.policy import can, scope_for
         from accord.incidents import views as incident_views
         from accord.incidents.models import Incident
 
-        from . import views_problems
+        from . import suggestions, views_problems
         from .models import KnownError, Problem
         from .views_known_errors import suggestions_panel
 
@@ -34,6 +34,11 @@ class ProblemsConfig(AppConfig):
             customer_visible=lambda k: False,
         )
         navigation.register("problems", "Problems", "problems:list", order=30, staff_only=True)
+        navigation.register(
+            "known_errors", "Known errors", "problems:known_error_list", order=31, staff_only=True
+        )
+        # Web processes build the known errors' word index at start, not on a request.
+        warmup.register(suggestions.current)
         panels.register(Incident, views_problems.incident_panel)
         panels.register(Incident, suggestions_panel)
         incident_views.register_queue_action(
