@@ -603,10 +603,8 @@ def apply_workaround(known, incident, user):
             _("Workaround from %(known)s applied:\n%(steps)s")
             % {"known": known, "steps": known.workaround},
         )
-        history.event(
-            known,
-            _("Workaround applied to %(incident)s.") % {"incident": incident.number},
-            customer_visible=False,
-        )
+        # Not named here: the known error may be shared by customers who must not
+        # learn each other's incident numbers (its page lists those each may see).
+        history.event(known, _("Workaround applied to an incident."), customer_visible=False)
     known.use_count += 1
     return known

@@ -342,7 +342,8 @@ def test_the_page_lists_the_incidents_served_that_the_user_may_see(
     assert "Its workaround has served 2 incidents." in page
     served = page[page.index('id="served-h"') : page.index('id="hist-h"')]
     assert alpha.number in served and beta.number not in served
-    assert "Workaround applied to" in page  # history
+    assert "Workaround applied to an incident." in page  # history, naming no incident
+    assert beta.number not in page
 
 
 # --- applying a workaround -------------------------------------------------------------------
