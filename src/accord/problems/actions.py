@@ -87,7 +87,12 @@ def visible_incidents(user, incidents):
     """The incidents as the user may see them; ValidationError naming any other (the
     same words for "no such incident" and "not yours to see")."""
     ids = {i.pk for i in incidents}
-    found = {i.pk: i for i in restrict(Incident.objects.filter(pk__in=ids), user)}
+    found = {
+        i.pk: i
+        for i in restrict(
+            Incident.objects.filter(pk__in=ids).select_related("customer", "service"), user
+        )
+    }
     missing = [i for i in incidents if i.pk not in found]
     if missing:
         raise ValidationError(
