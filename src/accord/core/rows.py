@@ -442,10 +442,14 @@ class WriteBehind:
         return False
 
     def _in_line(self, fn, args):
-        if self.one_transaction:
-            return fn(*args)
-        with transaction.atomic(using=self.using):
-            return fn(*args)
+        token = _deferred.set(None)  # made now, as on the writer's connection
+        try:
+            if self.one_transaction:
+                return fn(*args)
+            with transaction.atomic(using=self.using):
+                return fn(*args)
+        finally:
+            _deferred.reset(token)
 
     def _raise(self):
         if self.error is not None:
@@ -510,10 +514,14 @@ class _Call:
         self.result = None
 
     def run(self):
+        self.context.run(self._run)
+
+    def _run(self):
         from django.utils import translation
 
+        _deferred.set(None)  # in this copy of the caller's context only
         with translation.override(self.language):
-            self.result = self.context.run(self.fn, *self.args)
+            self.result = self.fn(*self.args)
 
 
 class _NoWait:

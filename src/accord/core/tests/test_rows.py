@@ -1,11 +1,12 @@
 """The prebuilt-SQL helpers the write path uses (core.rows), the policy's row-level
 check that must agree with restrict(), and values computed by the INSERT itself."""
 
+import contextlib
 import datetime
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accord.catalogue.models import Service
@@ -221,3 +222,21 @@ def test_write_behind_runs_in_line_inside_a_transaction(world, make_incident):
     with WriteBehind() as writer:
         writer.submit(ran.append, 1)
         assert writer.thread is None and ran == [1]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("in_transaction", [False, True], ids=["writer-thread", "in-line"])
+def test_writes_handed_to_the_writer_from_a_deferred_block_are_made(
+    world, make_incident, in_transaction
+):
+    # A job prepares the next chunk inside deferred() while the writer makes the last
+    # one: the writer must make the writes, not prepare them again into the job's list.
+    from accord.core import rows
+
+    incident = make_incident()
+    when = timezone.now().replace(microsecond=0) + datetime.timedelta(days=3)
+    outer = transaction.atomic() if in_transaction else contextlib.nullcontext()
+    with outer, rows.WriteBehind() as writer, rows.deferred() as writes:
+        writer.call(rows.update_rows, Incident, ["sla_due"], [(incident.pk, {"sla_due": when})])
+        assert writes == []
+    assert Incident.objects.get(pk=incident.pk).sla_due == when
