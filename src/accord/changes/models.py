@@ -628,6 +628,17 @@ class Release(DetailPage, NumberedRecord):
     deployed_at = models.DateTimeField(_("deployed"), null=True, blank=True)
     review_notes = models.TextField(_("post-release review"), blank=True, max_length=20000)
     reviewed_at = models.DateTimeField(_("reviewed"), null=True, blank=True)
+    review_days = models.PositiveSmallIntegerField(
+        _("days watched after roll-out"),
+        default=14,
+        help_text=_(
+            "Incidents raised on the release's services or CIs within this many days "
+            "after its roll-out are linked to its post-release review."
+        ),
+    )
+    incidents = models.ManyToManyField(
+        Incident, through="ReleaseIncident", blank=True, related_name="releases"
+    )
 
     customer_field = None
     permissions = STAFF_RECORD
@@ -684,11 +695,20 @@ class Deployment(models.Model):
     ci = models.ForeignKey(
         "cmdb.ConfigurationItem", on_delete=models.PROTECT, related_name="deployments"
     )
+    change = models.ForeignKey(
+        Change,
+        verbose_name=_("authorising change"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="deployments",
+    )
     planned_for = models.DateTimeField(_("planned"))
     status = models.CharField(
         max_length=12, choices=DeploymentStatus.choices, default=DeploymentStatus.PLANNED
     )
     done_at = models.DateTimeField(null=True, blank=True)
+    previous_version = models.CharField(_("version before"), max_length=200, blank=True)
     note = models.CharField(max_length=1000, blank=True)
 
     class Meta:
@@ -697,3 +717,22 @@ class Deployment(models.Model):
 
     def __str__(self):
         return f"{self.release.number} on {self.ci}"
+
+
+class ReleaseIncident(models.Model):
+    """An incident looked at in a release's post-release review: raised on its
+    services or CIs in the days after roll-out (linked by the worker) or linked by hand."""
+
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="incident_links")
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="release_links")
+    automatic = models.BooleanField(_("linked automatically"), default=True)
+    linked_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["incident_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["release", "incident"], name="release_incident_once")
+        ]
+
+    def __str__(self):
+        return f"{self.incident.number} after {self.release.number}"

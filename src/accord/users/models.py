@@ -79,6 +79,14 @@ class ApiToken(models.Model):
     prefix = models.CharField(max_length=8, editable=False)
     created = models.DateTimeField(auto_now_add=True)
     expires = models.DateTimeField(_("expires"), null=True, blank=True)
+    read_only = models.BooleanField(
+        _("read only"),
+        default=False,
+        help_text=_(
+            "The token can read but not change anything: for calendar subscriptions "
+            "and reporting tools, whose addresses and settings are kept outside Accord."
+        ),
+    )
     last_used = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
@@ -88,10 +96,15 @@ class ApiToken(models.Model):
         return f"{self.name} ({self.prefix}…)"
 
     @classmethod
-    def issue(cls, user, name, expires=None):
+    def issue(cls, user, name, expires=None, read_only=False):
         """Create a token; returns (token, key). The key is never stored."""
         key = secrets.token_urlsafe(32)
         token = cls.objects.create(
-            user=user, name=name, digest=hash_token(key), prefix=key[:8], expires=expires
+            user=user,
+            name=name,
+            digest=hash_token(key),
+            prefix=key[:8],
+            expires=expires,
+            read_only=read_only,
         )
         return token, key
