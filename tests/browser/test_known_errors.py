@@ -9,7 +9,6 @@ error or a Content Security Policy violation (see the ``page`` fixture).
 import re
 
 import pytest
-from django.templatetags.static import static
 from django.urls import reverse
 from playwright.sync_api import expect
 
@@ -116,17 +115,8 @@ def test_suggestions_appear_while_the_short_description_is_typed(
 ):
     sign_in("agent_a")
     page.goto(reverse("incidents:create"))
-    if page.locator("script[src$='known_error_suggest.js']").count() == 0:
-        # The incident form does not include the suggestions by itself yet: add what
-        # problems/known_error_suggest_form.html puts on the page.
-        page.evaluate(
-            """([src, url]) => { const s = document.createElement('script');
-                s.src = src; s.dataset.url = url; document.body.append(s); }""",
-            [
-                static("problems/known_error_suggest.js"),
-                reverse("problems:known_error_suggestions"),
-            ],
-        )
+    # The incident form carries the suggestions' script itself.
+    expect(page.locator("script[src$='known_error_suggest.js']")).to_have_count(1)
     page.get_by_label("Short description").press_sequentially("Outlook asks for the password")
     box = page.locator("#known-error-suggest")
     expect(box).to_have_attribute("aria-live", "polite")

@@ -17,3 +17,23 @@ def panels_for(record, user):
             if panel:
                 out.append(panel)
     return out
+
+
+# Additions to the form that creates a record of a model, e.g. the known errors
+# suggested while an incident is logged: ``register_form(Model, func)`` where
+# ``func(user)`` returns a dict with ``template`` (included after the form), or None.
+_form_additions: list = []
+
+
+def register_form(base, func):
+    _form_additions.append((base, func))
+
+
+def form_additions_for(model, user):
+    out = []
+    for base, func in _form_additions:
+        if issubclass(model, base):
+            addition = func(user)
+            if addition:
+                out.append(addition)
+    return out

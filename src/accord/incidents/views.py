@@ -381,6 +381,7 @@ class TicketCreateView(TicketViewMixin, RecordFormMixin, View):
                 "form": form,
                 "title": _("New %(kind)s") % {"kind": self.model._meta.verbose_name},
                 "cancel_url": reverse(f"{self.namespace}:queue"),
+                "form_additions": panels.form_additions_for(self.model, self.request.user),
             },
             status=status,
         )

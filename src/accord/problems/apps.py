@@ -17,7 +17,7 @@ class ProblemsConfig(AppConfig):
 
         from . import suggestions, views_problems
         from .models import KnownError, Problem
-        from .views_known_errors import suggestions_panel
+        from .views_known_errors import suggestions_on_form, suggestions_panel
 
         search.register(
             Problem,
@@ -41,6 +41,7 @@ class ProblemsConfig(AppConfig):
         warmup.register(suggestions.current)
         panels.register(Incident, views_problems.incident_panel)
         panels.register(Incident, suggestions_panel)
+        panels.register_form(Incident, suggestions_on_form)
         incident_views.register_queue_action(
             _("Raise a problem from the selected incidents"),
             "problems:create",

@@ -325,6 +325,15 @@ def suggestions_panel(record, user):
     }
 
 
+def suggestions_on_form(user):
+    """Under the form that logs an incident: the known errors that match what the
+    agent types (the script asks ``SuggestionsView``)."""
+    scope = scope_for(user)
+    if scope is None or not scope.is_staff or not can(user, "view", KnownError):
+        return None
+    return {"template": "problems/known_error_suggest_form.html"}
+
+
 class SuggestionsView(StaffOnlyMixin, LoginRequiredMixin, View):
     """GET: the known errors that match an incident (``incident``) or the fields of one
     being logged (``service``, ``ci``, ``short_description``, ``description``), as an

@@ -194,6 +194,18 @@ def test_the_panel_is_for_staff_and_read_only_for_auditors(world, client, known,
     assert client.get(SUGGEST, {"short_description": "shared drive"}).status_code == 403
 
 
+def test_the_incident_form_asks_for_suggestions_for_staff_only(world, client):
+    script = "problems/known_error_suggest.js"
+    client.force_login(world.agent_a)
+    page = client.get(reverse("incidents:create")).content.decode()
+    assert script in page and reverse("problems:known_error_suggestions") in page
+    # Service requests and customers' own forms do not.
+    assert script not in client.get(reverse("requests:create")).content.decode()
+    client.force_login(world.customer_user_a)
+    response = client.get(reverse("incidents:create"))
+    assert response.status_code == 200 and script not in response.content.decode()
+
+
 def test_the_form_fragment_answers_while_logging(world, client, known, ci):
     gw = ci("vpn-gw-02", customers=[world.customer_a])
     ke = known("VPN gateway drops tunnels", cis=[gw])
