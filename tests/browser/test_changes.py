@@ -32,7 +32,8 @@ def questionnaire(db):
 
 def test_a_change_from_request_to_closure(page, context, sign_in, world, questionnaire, screenshot):
     sign_in("agent_a")
-    page.get_by_role("link", name="Changes", exact=True).click()
+    page.get_by_role("button", name="Changes", exact=True).click()
+    page.get_by_role("link", name="Change requests", exact=True).click()
     expect(page.get_by_role("heading", name=re.compile("^Changes"))).to_be_visible()
     page.get_by_role("link", name="New").click()
     page.get_by_role("link", name=re.compile("^Normal change")).click()

@@ -19,6 +19,7 @@ pytestmark = [
 
 def test_admin_sets_up_a_calendar_and_an_agreement(page, sign_in, world, screenshot):
     sign_in("admin")
+    page.get_by_role("button", name="Service levels").click()
     page.get_by_role("link", name="Calendars").click()
     page.get_by_role("link", name=re.compile("New")).click()
     page.locator("#id_name").fill("London office")
@@ -38,6 +39,7 @@ def test_admin_sets_up_a_calendar_and_an_agreement(page, sign_in, world, screens
     expect(page.locator("body")).to_contain_text("Christmas Day")
     screenshot(page, "calendar")
 
+    page.get_by_role("button", name="Service levels").click()
     page.get_by_role("link", name="Agreements", exact=True).click()
     page.get_by_role("link", name=re.compile("New")).click()
     page.locator("#id_name").fill("Alpha standard")

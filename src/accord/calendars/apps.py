@@ -12,5 +12,10 @@ class CalendarsConfig(AppConfig):
         from accord.core import navigation
 
         navigation.register(
-            "calendars", "Calendars", "calendars:calendar_list", order=60, staff_only=True
+            "calendars",
+            "Calendars",
+            "calendars:calendar_list",
+            order=58,
+            staff_only=True,
+            group="service_levels",
         )

@@ -20,4 +20,10 @@ class CatalogueConfig(AppConfig):
             fields={"name", "description"},
             customer_visible=lambda s: False,
         )
-        navigation.register("catalogue", "Service catalogue", "catalogue:service_list", order=40)
+        navigation.register(
+            "catalogue",
+            "Service catalogue",
+            "catalogue:service_list",
+            order=40,
+            group="service_levels",
+        )

@@ -9,10 +9,12 @@ class ChangesConfig(AppConfig):
     verbose_name = "Change and release management"
 
     def ready(self):
+        from accord.cmdb.actions import register_change_check
         from accord.core import navigation, panels, search
         from accord.incidents.models import Incident
         from accord.problems.models import Problem
 
+        from .actions import authorising_reference
         from .models import Change, Release
         from .views_changes import fixes_panel
 
@@ -30,7 +32,15 @@ class ChangesConfig(AppConfig):
             fields={"short_description", "version", "description"},
             customer_visible=lambda r: False,
         )
-        navigation.register("changes", "Changes", "changes:list", order=35, staff_only=True)
+        for key, label, url_name, order in (
+            ("changes", "Change requests", "changes:list", 35),
+            ("change_schedule", "Schedule", "changes:schedule", 36),
+            ("change_approvals", "My approvals", "changes:my_approvals", 37),
+            ("change_reports", "Change reports", "changes:reports", 39),
+        ):
+            navigation.register(key, label, url_name, order, staff_only=True, group="changes")
         # The problems and incidents a change fixes list it, with "Raise a change".
         panels.register(Problem, fixes_panel)
         panels.register(Incident, fixes_panel)
+        # The CMDB's changes to live CIs name a real change that allows the work.
+        register_change_check(authorising_reference)

@@ -12,9 +12,13 @@ class CoreConfig(AppConfig):
         from django.db.models import Field, ForeignObject
         from django.db.models.signals import post_migrate
 
+        from . import navigation
         from .numbering import ensure_sequences
         from .rows import AnyOf
 
+        navigation.register_group("problems", "Problems")
+        navigation.register_group("changes", "Changes")
+        navigation.register_group("service_levels", "Service levels")
         Field.register_lookup(AnyOf)
         ForeignObject.register_lookup(AnyOf)  # related fields keep lookups of their own
 

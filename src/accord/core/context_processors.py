@@ -26,8 +26,9 @@ def accord(request):
     active = max(matching, key=lambda i: len(i.url)).key if matching else None
     return {
         "accord_scope": scope,
-        "accord_menu": menu,
+        "accord_menu": navigation.menu_bar(menu),
         "accord_active": active,
+        "accord_active_group": next((i.group for i in menu if i.key == active), ""),
         "accord_demo": bool(demo),
         "accord_debug": settings.DEBUG,
     }

@@ -33,10 +33,13 @@ class ProblemsConfig(AppConfig):
             fields={"short_description", "symptoms", "root_cause", "workaround"},
             customer_visible=lambda k: False,
         )
-        navigation.register("problems", "Problems", "problems:list", order=30, staff_only=True)
-        navigation.register(
-            "known_errors", "Known errors", "problems:known_error_list", order=31, staff_only=True
-        )
+        for key, label, url_name, order in (
+            ("problems", "Problems", "problems:list", 30),
+            ("known_errors", "Known errors", "problems:known_error_list", 31),
+            ("problem_trends", "Incident trends", "problems:trends", 32),
+            ("problem_reports", "Problem reports", "problems:reports", 33),
+        ):
+            navigation.register(key, label, url_name, order, staff_only=True, group="problems")
         # Web processes build the known errors' word index at start, not on a request.
         warmup.register(suggestions.current)
         panels.register(Incident, views_problems.incident_panel)

@@ -24,9 +24,16 @@ class SlasConfig(AppConfig):
         self._watch_configuration()
         panels.register(Ticket, views.clock_panel)
         calendar_views.DETAIL_PANELS.append(views.calendar_panel)
-        navigation.register("agreements", "Agreements", "slas:agreement_list", order=50)
         navigation.register(
-            "sla_compliance", "SLA compliance", "slas:compliance", order=55, staff_only=True
+            "agreements", "Agreements", "slas:agreement_list", order=50, group="service_levels"
+        )
+        navigation.register(
+            "sla_compliance",
+            "SLA compliance",
+            "slas:compliance",
+            order=55,
+            staff_only=True,
+            group="service_levels",
         )
 
     def _watch_configuration(self):
