@@ -80,16 +80,17 @@ def log(message):
 class BenchDatabase:
     """A throw-away database and data directory for one engine."""
 
-    def __init__(self, vendor, keep=False, pg_url=PG_ADMIN_URL):
+    def __init__(self, vendor, keep=False, pg_url=PG_ADMIN_URL, pg_db=PG_DB):
         self.vendor = vendor
         self.keep = keep
         self.pg_url = pg_url
+        self.pg_db = pg_db
         self.data_dir = Path(tempfile.mkdtemp(prefix=f"accord-bench-{vendor}-"))
         if vendor == "sqlite":
             self.url = f"sqlite:///{self.data_dir / 'bench.sqlite3'}"
         else:
             base = pg_url.rsplit("/", 1)[0]
-            self.url = f"{base}/{PG_DB}"
+            self.url = f"{base}/{pg_db}"
 
     @staticmethod
     def postgres_problem(pg_url=PG_ADMIN_URL):
@@ -111,8 +112,8 @@ class BenchDatabase:
 
     def create(self):
         if self.vendor == "postgresql":
-            self._pg_admin(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-            self._pg_admin(f"CREATE DATABASE {PG_DB}")
+            self._pg_admin(f'DROP DATABASE IF EXISTS "{self.pg_db}" WITH (FORCE)')
+            self._pg_admin(f'CREATE DATABASE "{self.pg_db}"')
 
     def destroy(self):
         if self.keep:
@@ -123,9 +124,9 @@ class BenchDatabase:
             return
         if self.vendor == "postgresql":
             try:
-                self._pg_admin(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
+                self._pg_admin(f'DROP DATABASE IF EXISTS "{self.pg_db}" WITH (FORCE)')
             except Exception as exc:  # noqa: BLE001
-                log(f"could not drop {PG_DB}: {exc}")
+                log(f"could not drop {self.pg_db}: {exc}")
         shutil.rmtree(self.data_dir, ignore_errors=True)
 
     def env(self, settings="accord.settings"):
@@ -448,7 +449,7 @@ def bench_engine():
 
 def bench_database(vendor, args, parts, out):
     """Run the parts on one engine, filling ``out`` as results come in."""
-    db = BenchDatabase(vendor, keep=args.keep, pg_url=args.pg_url)
+    db = BenchDatabase(vendor, keep=args.keep, pg_url=args.pg_url, pg_db=args.pg_db)
     try:
         db.create()
         log(f"[{vendor}] migrating {db.url}")
@@ -925,6 +926,13 @@ def main(argv=None):
         "search_common:admin, create:admin (reports in bench/results/profile-*.txt)",
     )
     parser.add_argument("--pg-url", default=PG_ADMIN_URL, help="PostgreSQL admin connection")
+    parser.add_argument(
+        "--pg-db",
+        default=PG_DB,
+        type=lambda v: v if v.replace("_", "").isalnum() else parser.error(f"--pg-db: {v!r}"),
+        help=f"name of the throw-away PostgreSQL database (default {PG_DB}; dropped "
+        "and made again)",
+    )
     parser.add_argument(
         "--keep", action="store_true", help="keep the databases and data dirs for inspection"
     )
