@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django_fsm import can_proceed
 
 from accord.core import history
+from accord.core.models import JournalEntry
 from accord.core.policy import can, restrict
 from accord.core.records import StaleRecordError
 
@@ -30,6 +31,14 @@ M2M_FIELDS = ("services", "customers")
 CALLER_CHECKED = ["number", "requester", "assignment_team", "assignee", "template", "board"]
 # The fields a change keeps once approved; moving its slot or plans needs a new approval.
 EDITABLE_STATUSES = (Status.DRAFT, Status.SUBMITTED, Status.ASSESSED)
+# The statuses in which a change authorises work on live configuration items.
+AUTHORISING_STATUSES = (
+    Status.APPROVED,
+    Status.SCHEDULED,
+    Status.IMPLEMENTING,
+    Status.IMPLEMENTED,
+)
+MAX_NOTE = 20000
 
 
 def _require(user, action, model_or_obj):
@@ -477,3 +486,195 @@ def schedule_window(start, end, *, user, services=None, teams=None, cis=None):
             pk__in=CILink.objects.filter(content_type=ct, ci__in=cis).values("object_id")
         )
     return found.exclude(status__in=[Status.CANCELLED, Status.REJECTED]).distinct()
+
+
+# --- work notes ------------------------------------------------------------------------------
+def add_work_note(change, user, body):
+    """An internal note in the change's journal (changes have no customer side)."""
+    _require(user, "change", change)
+    body = (body or "").strip()
+    if not body:
+        raise ValidationError({"body": _("Write something first.")})
+    if len(body) > MAX_NOTE:
+        raise ValidationError({"body": _("Keep it under 20,000 characters.")})
+    with transaction.atomic():
+        return history.journal(change, JournalEntry.Kind.WORK_NOTE, body)
+
+
+# --- the problems and incidents a change fixes --------------------------------------------------
+def _fix_field(record):
+    from accord.problems.models import Problem
+
+    return "problem" if isinstance(record, Problem) else "incident"
+
+
+def _no_such(field, records):
+    noun = _("problem") if field == "problems" else _("incident")
+    return ValidationError(
+        {
+            field: _("No such %(noun)s: %(refs)s.")
+            % {"noun": noun, "refs": ", ".join(getattr(r, "number", str(r.pk)) for r in records)}
+        }
+    )
+
+
+def _visible_or_refuse(records, user, field):
+    records = list(dict.fromkeys(records))
+    if not records:
+        return []
+    model = type(records[0])
+    seen = set(
+        restrict(model.objects.filter(pk__in=[r.pk for r in records]), user).values_list(
+            "pk", flat=True
+        )
+    )
+    missing = [r for r in records if r.pk not in seen]
+    if missing:
+        raise _no_such(field, missing)
+    return records
+
+
+def link_fixes(change, user, *, problems=(), incidents=()):
+    """Name further problems and incidents the change fixes (only ones the user may
+    see); journalled on the change and on each record. Their customers join the
+    change's, as when a change is raised from them."""
+    _require(user, "change", change)
+    if not change.is_open:
+        raise ValidationError(
+            {
+                "problems": _("A change %(status)s fixes nothing more.")
+                % {"status": change.get_status_display().lower()}
+            }
+        )
+    problems = _visible_or_refuse(problems, user, "problems")
+    incidents = _visible_or_refuse(incidents, user, "incidents")
+    if not problems and not incidents:
+        raise ValidationError({"problems": _("Name a problem or an incident it fixes.")})
+    linked = change.fixes.all()
+    for field, records, key in (
+        ("problems", problems, "problem_id"),
+        ("incidents", incidents, "incident_id"),
+    ):
+        already = set(linked.values_list(key, flat=True))
+        twice = [r for r in records if r.pk in already]
+        if twice:
+            raise ValidationError(
+                {
+                    field: _("%(change)s already fixes %(refs)s.")
+                    % {"change": change.number, "refs": ", ".join(r.number for r in twice)}
+                }
+            )
+    with transaction.atomic():
+        before = history.m2m_snapshot(change, ["customers"])
+        customers = set(before["customers"])
+        for record in [*problems, *incidents]:
+            field = _fix_field(record)
+            ChangeFix.objects.create(change=change, **{field: record})
+            if field == "problem":
+                customers |= set(record.customers.values_list("pk", flat=True))
+            else:
+                customers.add(record.customer_id)
+            history.event(
+                record,
+                _("Change %(change)s fixes it.") % {"change": change.number},
+                customer_visible=False,
+            )
+            history.event(
+                change,
+                _("Fixes %(noun)s %(number)s.")
+                % {"noun": record._meta.verbose_name, "number": record.number},
+                customer_visible=False,
+            )
+        if customers != set(before["customers"]):
+            change.customers.set(sorted(customers))
+            history.record_m2m(change, before)
+    return change
+
+
+def unlink_fix(change, user, record):
+    """The change no longer fixes ``record`` (a problem or incident the user sees)."""
+    _require(user, "change", change)
+    field = _fix_field(record)
+    plural = f"{field}s"
+    if not change.is_open:
+        raise ValidationError(
+            {
+                plural: _("The fixes of a change %(status)s can no longer change.")
+                % {"status": change.get_status_display().lower()}
+            }
+        )
+    _visible_or_refuse([record], user, plural)
+    with transaction.atomic():
+        deleted, _rows = change.fixes.filter(**{field: record}).delete()
+        if not deleted:
+            raise ValidationError(
+                {
+                    plural: _("%(change)s does not fix %(number)s.")
+                    % {"change": change.number, "number": record.number}
+                }
+            )
+        history.event(
+            record,
+            _("Change %(change)s no longer fixes it.") % {"change": change.number},
+            customer_visible=False,
+        )
+        history.event(
+            change,
+            _("No longer fixes %(noun)s %(number)s.")
+            % {"noun": record._meta.verbose_name, "number": record.number},
+            customer_visible=False,
+        )
+    return change
+
+
+# --- the CMDB's authorising change ---------------------------------------------------------------
+def normalise_reference(reference):
+    """A typed change number as stored: spaces gone, upper case ("chg0000012 " →
+    "CHG0000012")."""
+    return "".join(str(reference or "").split()).upper()
+
+
+def authorising_change(user, reference, field="change_reference"):
+    """The change named by ``reference`` if the user may see it and its status allows
+    work on live configuration items; ValidationError naming ``field`` otherwise.
+    The CMDB asks this of every authorising change given to it (see apps.py)."""
+    number = normalise_reference(reference)
+    if not number:
+        return None
+    change = restrict(Change.objects.all(), user).filter(number=number[:30]).first()
+    if change is None:
+        raise ValidationError(
+            {
+                field: _("Authorising change: there is no change %(ref)s that you may see.")
+                % {"ref": number[:30]}
+            }
+        )
+    if change.status not in AUTHORISING_STATUSES:
+        raise ValidationError(
+            {
+                field: _(
+                    "Authorising change: %(number)s is %(status)s; only an approved, "
+                    "scheduled, implementing or implemented change authorises work on a "
+                    "live configuration item."
+                )
+                % {"number": change.number, "status": change.get_status_display().lower()}
+            }
+        )
+    return change
+
+
+def authorising_reference(user, reference, field="change_reference"):
+    """authorising_change's answer as the CMDB stores it: the change's number."""
+    change = authorising_change(user, reference, field)
+    return change.number if change is not None else ""
+
+
+def live_changes(change, user):
+    """The changes to live configuration items recorded under this change, newest
+    first, on CIs the user may see (with how many others there are)."""
+    from accord.cmdb.models import ConfigurationItem, LiveChange
+
+    rows = LiveChange.objects.filter(change_reference=change.number)
+    visible = rows.filter(ci__in=restrict(ConfigurationItem.objects.all(), user))
+    shown = list(visible.select_related("ci__ci_type", "by").order_by("-at", "-pk")[:200])
+    return shown, rows.count() - visible.count()

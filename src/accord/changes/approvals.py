@@ -1,8 +1,16 @@
-"""Who approves a change, and what their decisions add up to."""
+"""Who approves a change, what their decisions add up to, and the advisory boards'
+meetings: who plans them, their agenda of changes awaiting approval, and their
+minutes. The board rules live here so every way in (pages, API, demo) keeps them."""
 
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Max
 from django.utils.translation import gettext as _
 
-from .choices import DEFAULT_APPROVERS, Approver, Decision, Quorum
+from accord.core import history
+from accord.core.policy import Role, can, restrict, scope_for
+
+from .choices import DEFAULT_APPROVERS, Approver, Decision, Quorum, Status
 
 
 def approver_kind(change):
@@ -70,3 +78,92 @@ def verdict(change):
     if reject * 2 >= len(votes):
         return Decision.REJECT
     return Decision.PENDING
+
+
+# --- board meetings ----------------------------------------------------------------------------
+def may_run_meetings(user, board):
+    """Administrators, managers and the board's chair plan its meetings."""
+    from .models import BoardMeeting
+
+    scope = scope_for(user)
+    if scope is None or scope.read_only or not can(user, "add", BoardMeeting):
+        return False
+    return scope.role in (Role.ADMINISTRATOR, Role.MANAGER) or board.chair_id == user.pk
+
+
+def _require_meetings(user, board):
+    if not may_run_meetings(user, board):
+        raise PermissionDenied(_("You may not plan this board's meetings."))
+
+
+def plan_meeting(user, board, meeting):
+    """A new meeting of ``board`` (``meeting`` unsaved, its time and place set)."""
+    _require_meetings(user, board)
+    meeting.board = board
+    meeting.full_clean(exclude=["board"])
+    with transaction.atomic():
+        meeting.save()
+    return meeting
+
+
+def find_change(user, reference, field="change"):
+    """The change a user names by number (any case) or id, among those they may see;
+    ValidationError naming ``field`` otherwise."""
+    from .models import Change
+
+    value = "".join(str(reference or "").split()).upper()[:30]
+    qs = restrict(Change.objects.all(), user)
+    if value.isascii() and value.isdigit() and int(value) < 2**63:
+        change = qs.filter(pk=int(value)).first()
+    else:
+        change = qs.filter(number=value).first()
+    if change is None:
+        raise ValidationError({field: _("You have no change %(n)s.") % {"n": value}})
+    return change
+
+
+def add_to_agenda(user, meeting, change):
+    """Put a change awaiting approval on a meeting's agenda (last); journalled."""
+    from .models import AgendaItem
+
+    _require_meetings(user, meeting.board)
+    if change.status != Status.AWAITING_APPROVAL:
+        raise ValidationError(
+            {"change": _("%(n)s is not awaiting approval.") % {"n": change.number}}
+        )
+    if meeting.agenda.filter(change=change).exists():
+        raise ValidationError(
+            {"change": _("%(n)s is already on the agenda.") % {"n": change.number}}
+        )
+    with transaction.atomic():
+        last = meeting.agenda.aggregate(m=Max("position"))["m"]
+        item = AgendaItem.objects.create(
+            meeting=meeting, change=change, position=0 if last is None else last + 1
+        )
+        history.event(
+            change,
+            _("On the agenda of %(meeting)s.") % {"meeting": meeting},
+            customer_visible=False,
+        )
+    return item
+
+
+def remove_from_agenda(user, meeting, change):
+    _require_meetings(user, meeting.board)
+    with transaction.atomic():
+        deleted, _rows = meeting.agenda.filter(change=change).delete()
+        if not deleted:
+            raise ValidationError(_("That change is not on the agenda."))
+        history.event(
+            change,
+            _("Taken off the agenda of %(meeting)s.") % {"meeting": meeting},
+            customer_visible=False,
+        )
+
+
+def record_minutes(user, meeting, minutes, *, expected_version=None):
+    _require_meetings(user, meeting.board)
+    with transaction.atomic():
+        meeting.minutes = (minutes or "").strip()
+        meeting.save(expected_version=expected_version)
+    return meeting

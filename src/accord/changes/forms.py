@@ -410,6 +410,65 @@ class AddCIForm(forms.Form):
         return found[0]
 
 
+class NoteForm(forms.Form):
+    body = forms.CharField(
+        label=_("Add a work note"),
+        max_length=20000,
+        widget=textarea(3),
+        help_text=_("Staff only: it goes in the change's history."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "note-%s")
+        super().__init__(*args, **kwargs)
+
+
+class FixForm(forms.Form):
+    """Further problems and incidents the change fixes, by number."""
+
+    problems = forms.CharField(
+        label=_("Problems it also fixes"),
+        required=False,
+        max_length=5000,
+        help_text=_("Problem numbers, separated by commas (PRB0000012)."),
+    )
+    incidents = forms.CharField(
+        label=_("Incidents it also fixes"),
+        required=False,
+        max_length=5000,
+        help_text=_("Incident numbers, separated by commas (INC0000123)."),
+    )
+
+    def __init__(self, *args, user=None, **kwargs):
+        kwargs.setdefault("auto_id", "fix-%s")
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_problems(self):
+        return self._records(Problem, "problems")
+
+    def clean_incidents(self):
+        return self._records(Incident, "incidents")
+
+    def _records(self, model, name):
+        refs = split_references(self.cleaned_data.get(name, ""))
+        if len(refs) > MAX_REFERENCES:
+            raise ValidationError(_("Name at most %(n)s at once.") % {"n": MAX_REFERENCES})
+        records, missing = resolve_records(model, self.user, refs)
+        if missing:
+            raise ValidationError(
+                _("No such %(noun)s: %(refs)s.")
+                % {"noun": model._meta.verbose_name, "refs": ", ".join(missing)}
+            )
+        return records
+
+    def clean(self):
+        data = super().clean()
+        if not self.errors and not data.get("problems") and not data.get("incidents"):
+            raise ValidationError(_("Name a problem or an incident it fixes."))
+        return data
+
+
 # --- boards -------------------------------------------------------------------------------
 class MeetingForm(forms.ModelForm):
     starts_at = forms.DateTimeField(label=_("Starts"), widget=DATETIME)

@@ -23,8 +23,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accord.core.policy import restrict
+from accord.core.reports import MAX_MONTHS, Table, check_months, month_starts
 from accord.incidents.models import Incident
-from accord.problems.reports import MAX_MONTHS, Table, check_months, month_starts
 
 from .choices import OPEN_STATUSES, Kind, Outcome
 from .models import Change, ChangeSettings

@@ -1,12 +1,12 @@
 """Approvals and advisory boards: the approver's own queue of changes awaiting their
 decision, the boards (set up by administrators in the back office) with their members,
 decision rule and meetings, and a meeting's agenda of changes awaiting approval and
-its minutes, kept by administrators, managers and the board's chair."""
+its minutes, kept by administrators, managers and the board's chair. The rules are in
+``approvals``; these views translate between HTTP and it."""
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.db.models import Count, Max, Min, Q
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -14,14 +14,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
 
-from accord.core import history
-from accord.core.policy import Role, can, restrict, scope_for
+from accord.core.policy import restrict
 from accord.core.views import StaffOnlyMixin
 
+from . import approvals
 from .choices import Decision, Status
 from .filters import awaiting_approval_of
 from .forms import AgendaForm, MeetingForm, MinutesForm
-from .models import AgendaItem, Board, BoardMeeting, Change, ChangeApproval
+from .models import Board, BoardMeeting, Change, ChangeApproval
 from .views_changes import FormActionView
 
 
@@ -51,14 +51,6 @@ class MyApprovalsView(StaffOnlyMixin, LoginRequiredMixin, View):
 
 
 # --- boards and their meetings ----------------------------------------------------------------
-def may_run_meetings(user, board):
-    """Administrators, managers and the board's chair plan its meetings."""
-    scope = scope_for(user)
-    if scope is None or scope.read_only or not can(user, "add", BoardMeeting):
-        return False
-    return scope.role in (Role.ADMINISTRATOR, Role.MANAGER) or board.chair_id == user.pk
-
-
 def _board(pk):
     board = Board.objects.select_related("chair").filter(pk=pk).first()
     if board is None:
@@ -88,7 +80,7 @@ class BoardDetailView(StaffOnlyMixin, LoginRequiredMixin, View):
         pending = restrict(
             Change.objects.filter(board=board, status=Status.AWAITING_APPROVAL), request.user
         ).order_by("planned_start", "pk")
-        may_run = may_run_meetings(request.user, board)
+        may_run = approvals.may_run_meetings(request.user, board)
         return render(
             request,
             "changes/board_detail.html",
@@ -110,15 +102,18 @@ class BoardDetailView(StaffOnlyMixin, LoginRequiredMixin, View):
     def post(self, request, pk):
         """A new meeting of the board."""
         board = _board(pk)
-        if not may_run_meetings(request.user, board):
+        if not approvals.may_run_meetings(request.user, board):
             raise PermissionDenied
         form = MeetingForm(request.POST)
         if not form.is_valid():
             return self.page(request, board, form, status=400)
-        with transaction.atomic():
-            meeting = form.save(commit=False)
-            meeting.board = board
-            meeting.save()
+        try:
+            meeting = approvals.plan_meeting(request.user, board, form.save(commit=False))
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                for message in errors:
+                    form.add_error(field if field in form.fields else None, message)
+            return self.page(request, board, form, status=400)
         messages.success(request, _("Meeting planned."))
         return redirect("changes:meeting_detail", pk=meeting.pk)
 
@@ -140,7 +135,7 @@ def meeting_context(request, meeting, *, errors=(), bound=None, open_form=None):
             Change.objects.filter(pk__in=[i.change_id for i in items]), user
         ).select_related("assignment_team")
     }
-    may_run = may_run_meetings(user, meeting.board)
+    may_run = approvals.may_run_meetings(user, meeting.board)
     candidates = []
     if may_run:
         candidates = list(
@@ -185,7 +180,7 @@ class MeetingActionView(FormActionView):
         handler = getattr(self, f"do_{action}", None)
         if handler is None:
             raise Http404
-        if not may_run_meetings(request.user, meeting.board):
+        if not approvals.may_run_meetings(request.user, meeting.board):
             raise PermissionDenied
         refused = self.run(request, handler, meeting, lambda: _meeting(pk))
         if refused is not None:
@@ -193,53 +188,17 @@ class MeetingActionView(FormActionView):
         messages.success(request, _("Saved."))
         return redirect("changes:meeting_detail", pk=pk)
 
-    def _change(self, request, value):
-        value = (value or "").strip().upper()[:30]
-        qs = restrict(Change.objects.all(), request.user)
-        if value.isascii() and value.isdigit() and int(value) < 2**63:
-            change = qs.filter(pk=int(value)).first()
-        else:
-            change = qs.filter(number=value).first()
-        if change is None:
-            raise ValidationError({"change": _("You have no change %(n)s.") % {"n": value}})
-        return change
-
     def do_agenda_add(self, request, meeting):
         data = self.use("agenda", AgendaForm(request.POST))
-        change = self._change(request, data["change"])
-        if change.status != Status.AWAITING_APPROVAL:
-            raise ValidationError(
-                {"change": _("%(n)s is not awaiting approval.") % {"n": change.number}}
-            )
-        if meeting.agenda.filter(change=change).exists():
-            raise ValidationError(
-                {"change": _("%(n)s is already on the agenda.") % {"n": change.number}}
-            )
-        with transaction.atomic():
-            last = meeting.agenda.aggregate(m=Max("position"))["m"]
-            AgendaItem.objects.create(
-                meeting=meeting, change=change, position=0 if last is None else last + 1
-            )
-            history.event(
-                change,
-                _("On the agenda of %(meeting)s.") % {"meeting": meeting},
-                customer_visible=False,
-            )
+        change = approvals.find_change(request.user, data["change"])
+        approvals.add_to_agenda(request.user, meeting, change)
 
     def do_agenda_remove(self, request, meeting):
-        change = self._change(request, request.POST.get("change"))
-        with transaction.atomic():
-            deleted, _rows = meeting.agenda.filter(change=change).delete()
-            if not deleted:
-                raise ValidationError(_("That change is not on the agenda."))
-            history.event(
-                change,
-                _("Taken off the agenda of %(meeting)s.") % {"meeting": meeting},
-                customer_visible=False,
-            )
+        change = approvals.find_change(request.user, request.POST.get("change"))
+        approvals.remove_from_agenda(request.user, meeting, change)
 
     def do_minutes(self, request, meeting):
         data = self.use("minutes", MinutesForm(request.POST))
-        with transaction.atomic():
-            meeting.minutes = data["minutes"].strip()
-            meeting.save(expected_version=data["version"])
+        approvals.record_minutes(
+            request.user, meeting, data["minutes"], expected_version=data["version"]
+        )

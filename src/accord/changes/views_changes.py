@@ -1,6 +1,7 @@
 """Change pages: the list, raise (also from a problem or an incident) and edit, the
 record page (risk questionnaire, CMDB impact, CIs, conflicts, approvals, lifecycle,
-review, fixes, history); plus the panel of problems and incidents that lists the
+review, the problems and incidents it fixes, the live CIs changed under it, work notes,
+history); plus the panel of problems and incidents that lists the
 changes fixing them (approvals and boards are in ``views_boards``). Views translate
 between HTTP and ``actions``; the rules live there."""
 
@@ -32,6 +33,8 @@ from .forms import (
     ChangeCreateForm,
     ChangeForm,
     DecisionForm,
+    FixForm,
+    NoteForm,
     OverrideForm,
     ReviewForm,
     RiskForm,
@@ -403,6 +406,11 @@ def _impact_context(change, user):
     }
 
 
+def _live_changes_context(change, user):
+    rows, hidden = actions.live_changes(change, user)
+    return {"live_changes": rows, "hidden_live_changes": hidden}
+
+
 def change_context(request, change, *, errors=(), bound=None, open_form=None):
     user = request.user
     bound = bound or {}
@@ -489,6 +497,10 @@ def change_context(request, change, *, errors=(), bound=None, open_form=None):
         "review_form": bound.get("review") or ReviewForm(change=change)
         if writable and change.status in (Status.IMPLEMENTED, Status.REVIEW)
         else None,
+        "note_form": bound.get("note") or NoteForm() if writable else None,
+        "fix_form": bound.get("fix") or FixForm(user=user) if writable and change.is_open else None,
+        "may_unlink": writable and change.is_open,
+        **_live_changes_context(change, user),
         "problems": list(problems.order_by("pk")),
         "incidents": list(incidents.order_by("pk")),
         "services": list(change.services.all()),
@@ -504,7 +516,15 @@ def change_context(request, change, *, errors=(), bound=None, open_form=None):
     # to the page's alert, not nowhere.
     shown = {
         id(context[name])
-        for name in ("risk_form", "decide_form", "override_form", "ci_form", "review_form")
+        for name in (
+            "risk_form",
+            "decide_form",
+            "override_form",
+            "ci_form",
+            "review_form",
+            "note_form",
+            "fix_form",
+        )
     } | {id(s["form"]) for s in steps}
     for form in bound.values():
         if id(form) not in shown:
@@ -651,6 +671,32 @@ class ChangeActionView(FormActionView):
     def do_review(self, request, change):
         data = self.use("review", ReviewForm(request.POST))
         actions.review(change, request.user, data["review_notes"], expected_version=data["version"])
+
+    def do_note(self, request, change):
+        data = self.use("note", NoteForm(request.POST))
+        actions.add_work_note(change, request.user, data["body"])
+
+    def do_link_fixes(self, request, change):
+        data = self.use("fix", FixForm(request.POST, user=request.user))
+        actions.link_fixes(
+            change, request.user, problems=data["problems"], incidents=data["incidents"]
+        )
+
+    def do_unlink_fix(self, request, change):
+        for field, model in (("problem", Problem), ("incident", Incident)):
+            raw = request.POST.get(field, "")
+            if not raw:
+                continue
+            record = None
+            if raw.isascii() and raw.isdigit() and int(raw) < 2**63:
+                record = restrict(model.objects.all(), request.user).filter(pk=int(raw)).first()
+            if record is None:
+                raise ValidationError(
+                    {f"{field}s": _("No such %(noun)s.") % {"noun": model._meta.verbose_name}}
+                )
+            actions.unlink_fix(change, request.user, record)
+            return
+        raise ValidationError({"problems": _("Name the problem or incident to unlink.")})
 
     def _require_editable(self, change):
         if change.status not in actions.EDITABLE_STATUSES:

@@ -20,6 +20,26 @@ from .models import (
 )
 
 M2M_FIELDS = ("customers", "services")
+# Who checks the authorising change named for work on a live CI: change management
+# (a later app) registers its check here when it is installed; without one the
+# reference is kept as typed.
+CHANGE_CHECKS = []
+
+
+def register_change_check(check):
+    """``check(user, reference, field)`` returns the reference as stored, or raises
+    ValidationError naming ``field``."""
+    CHANGE_CHECKS[:] = [check]
+
+
+def check_change_reference(user, reference, field="change_reference"):
+    """The authorising change a user names (blank: none), checked and normalised."""
+    reference = " ".join(str(reference or "").split())
+    if not reference:
+        return ""
+    if CHANGE_CHECKS:
+        return CHANGE_CHECKS[0](user, reference, field)
+    return reference[:50]
 
 
 def _live_change(ci, summary, change_reference):
@@ -114,13 +134,15 @@ def _reaches(start, goal, rel_type_id):
 
 
 def add_relationship(user, source, target, rel_type, *, note="", change_reference=""):
-    """Link two CIs the user may see and change."""
+    """Link two CIs the user may see and change; the authorising change, when named,
+    must be one that allows the work."""
     if not can(user, "add", Relationship):
         raise PermissionDenied
     for ci in (source, target):
         if visible_by_pk(ConfigurationItem, user, ci.pk) is None:
             raise ValidationError({"target": _("No such configuration item.")})
     check_relationship(source, target, rel_type)
+    change_reference = check_change_reference(user, change_reference)
     with transaction.atomic():
         link = Relationship(source=source, target=target, rel_type=rel_type, note=note)
         link.save()
@@ -147,6 +169,7 @@ def _journal_link(source, target, rel_type, lead, what, change_reference):
 def remove_relationship(user, link, *, change_reference=""):
     if not can(user, "change", Relationship):
         raise PermissionDenied
+    change_reference = check_change_reference(user, change_reference)
     source, target, rel_type = link.source, link.target, link.rel_type
     with transaction.atomic():
         link.delete()

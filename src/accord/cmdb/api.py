@@ -1,6 +1,7 @@
 """REST API of the CMDB: configuration items (with their typed attributes),
 relationships, and impact analysis."""
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -54,6 +55,12 @@ class CISerializer(VersionedSerializerMixin, serializers.ModelSerializer):
             "version",
         ]
         read_only_fields = ["id", "created", "updated"]
+
+    def validate_change_reference(self, value):
+        try:
+            return actions.check_change_reference(self.context["request"].user, value)
+        except DjangoValidationError as exc:
+            raise ValidationError(exc.messages) from None
 
     def validate(self, attrs):
         attrs = super().validate(attrs)

@@ -100,6 +100,14 @@ class CIForm(RecordForm):
         if self.instance.pk is None or self.instance.status != CIStatus.LIVE:
             del self.fields["change_reference"]
 
+    def clean_change_reference(self):
+        from .actions import check_change_reference
+
+        try:
+            return check_change_reference(self.user, self.cleaned_data.get("change_reference"))
+        except ValidationError as exc:
+            raise ValidationError(exc.messages) from None
+
     def attribute_values(self):
         out = {}
         for name, definition in self.attribute_keys:

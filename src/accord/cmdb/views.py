@@ -247,10 +247,15 @@ class RelationshipRemoveView(StaffOnlyMixin, LoginRequiredMixin, View):
         )
         if link is None:
             raise Http404
-        actions.remove_relationship(
-            request.user, link, change_reference=request.POST.get("change_reference", "")[:50]
-        )
-        messages.success(request, _("Relationship removed."))
+        try:
+            actions.remove_relationship(
+                request.user, link, change_reference=request.POST.get("change_reference", "")
+            )
+        except ValidationError as exc:
+            for message in exc.messages:
+                messages.error(request, message)
+        else:
+            messages.success(request, _("Relationship removed."))
         return HttpResponseRedirect(ci.get_absolute_url() + "#relationships")
 
 

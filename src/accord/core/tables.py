@@ -43,6 +43,17 @@ BADGES = {
     "In stock": "secondary",
     "Maintenance": "warning",
     "Disposed": "dark",
+    # Changes ("Closed" and "Cancelled" are shared with the other records above).
+    "Draft": "secondary",
+    "Submitted": "info",
+    "Assessed": "info",
+    "Awaiting approval": "warning",
+    "Approved": "info",
+    "Rejected": "danger",
+    "Scheduled": "primary",
+    "Implementing": "primary",
+    "Implemented": "success",
+    "In review": "warning",
 }
 EMPTY = '<span class="text-body-tertiary">—</span>'
 

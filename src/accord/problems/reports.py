@@ -10,9 +10,7 @@ this one included.
 
 import datetime
 import statistics
-from dataclasses import dataclass, field
 
-from django.core.exceptions import ValidationError
 from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, Value, When
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
@@ -20,14 +18,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accord.core.policy import restrict
+from accord.core.reports import DEFAULT_MONTHS, Table, month_starts
+from accord.core.reports import MAX_MONTHS as MAX_MONTHS
+from accord.core.reports import check_months as check_months
 from accord.incidents.choices import Priority
 from accord.incidents.models import Incident
 
 from .choices import KnownErrorStatus
 from .models import KnownError, KnownErrorUse, Problem
 
-DEFAULT_MONTHS = 12
-MAX_MONTHS = 120
 # (upper bound in days, label): a problem logged less than that long ago.
 AGE_BANDS = [
     (7, gettext_lazy("Under a week")),
@@ -37,47 +36,6 @@ AGE_BANDS = [
     (365, gettext_lazy("6 to 12 months")),
     (None, gettext_lazy("Over a year")),
 ]
-
-
-@dataclass
-class Table:
-    key: str
-    title: str
-    explanation: str
-    columns: list
-    rows: list = field(default_factory=list)
-    total: list | None = None
-
-    @property
-    def csv_rows(self):
-        return [*self.rows, *([self.total] if self.total else [])]
-
-
-def check_months(raw):
-    """The number of months to report; ValidationError naming the field otherwise."""
-    if raw in (None, ""):
-        return DEFAULT_MONTHS
-    try:
-        value = int(str(raw).strip())
-    except ValueError:
-        value = None
-    if value is None or not 1 <= value <= MAX_MONTHS:
-        raise ValidationError(
-            {"months": _("Months: enter a whole number from 1 to %(max)s.") % {"max": MAX_MONTHS}}
-        )
-    return value
-
-
-def month_starts(months, now=None):
-    """The first instants of the latest ``months`` calendar months (oldest first), in
-    the current time zone."""
-    today = timezone.localtime(now or timezone.now())
-    year, month = today.year, today.month
-    out = []
-    for _i in range(months):
-        out.append(timezone.make_aware(datetime.datetime(year, month, 1)))
-        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
-    return out[::-1]
 
 
 def _month_label(start):

@@ -1,12 +1,13 @@
 """API token authentication: ``Authorization: Token <key>`` or ``Bearer <key>``.
 
 One indexed query per request, its SQL built once, finds the token and its user
-together.
+together. A read-only token reads and nothing else: any other method is refused
+here, before any view (and whatever permission classes it names) runs.
 """
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from rest_framework import authentication, exceptions
+from rest_framework import authentication, exceptions, permissions
 
 from accord.core.rows import fetch_one
 
@@ -31,6 +32,14 @@ class TokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(_("Invalid or inactive token."))
         if token.expires and token.expires <= timezone.now():
             raise exceptions.AuthenticationFailed(_("Token has expired."))
+        if token.read_only and request.method not in permissions.SAFE_METHODS:
+            raise exceptions.PermissionDenied(
+                _(
+                    "This API token is read only: it may read (GET, HEAD, OPTIONS) but not "
+                    "%(method)s. Use a token that is not read only to make changes."
+                )
+                % {"method": request.method}
+            )
         return token.user, token
 
     def authenticate_header(self, request):

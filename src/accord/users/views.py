@@ -15,6 +15,14 @@ from .models import TIME_ZONES, ApiToken
 class TokenForm(forms.Form):
     name = forms.CharField(label=gettext_lazy("Token name"), max_length=100)
     expires = forms.DateTimeField(label=gettext_lazy("Expires (optional)"), required=False)
+    read_only = forms.BooleanField(
+        label=gettext_lazy("Read only"),
+        required=False,
+        help_text=gettext_lazy(
+            "It can read but not change anything: the right kind for calendar "
+            "subscriptions and reporting tools."
+        ),
+    )
 
 
 class TimeZoneForm(forms.Form):
@@ -60,6 +68,9 @@ class ProfileView(LoginRequiredMixin, View):
             return self.render_page(request, token_form=form, status=400)
         with transaction.atomic():
             _token, key = ApiToken.issue(
-                request.user, form.cleaned_data["name"], form.cleaned_data["expires"]
+                request.user,
+                form.cleaned_data["name"],
+                form.cleaned_data["expires"],
+                read_only=form.cleaned_data["read_only"],
             )
         return self.render_page(request, new_key=key)

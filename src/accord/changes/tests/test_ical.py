@@ -252,3 +252,13 @@ def test_bad_tokens_and_strangers_are_refused(client, world, two_customers):
     # A session does not rescue a bad token.
     client.force_login(world.admin)
     assert client.get(f"{FEED}?token=not-a-real-key").status_code == 401
+
+
+def test_read_only_and_writing_tokens_both_read_the_feed(client, world, two_customers):
+    alpha, beta = two_customers
+    _token, read_only = ApiToken.issue(world.agent_b, "Calendar", read_only=True)
+    _token, writing = ApiToken.issue(world.agent_b, "Script")
+    assert numbers(client.get(f"{FEED}?{MARCH}&token={read_only}")) == [beta.number]
+    assert numbers(client.get(f"{FEED}?{MARCH}&token={writing}")) == [beta.number]
+    got = client.get(f"{FEED}?{MARCH}", HTTP_AUTHORIZATION=f"Token {read_only}")
+    assert numbers(got) == [beta.number]

@@ -259,3 +259,66 @@ def test_a_changes_cis_are_set_only_through_its_process(world, new_change, clien
     with acting_as(world.agent_a, "test"), pytest.raises(ValidationError) as exc:
         actions.set_cis(change, world.agent_a, [beta])
     assert "beta-db" not in str(exc.value) and str(beta.pk) in str(exc.value)
+
+
+def test_board_meetings_keep_their_rules_whoever_calls(world, questions, new_change):
+    from accord.changes import approvals
+    from accord.changes.models import BoardMeeting
+    from accord.core.records import StaleRecordError
+
+    board = Board.objects.create(name="CAB", chair=world.owner, quorum=Quorum.MAJORITY)
+    board.members.set([world.manager_a, world.agent_b])
+    when = timezone.now() + 24 * H
+    # Administrators, managers and the board's chair plan meetings; an agent does not.
+    with pytest.raises(PermissionDenied):
+        approvals.plan_meeting(world.agent_a, board, BoardMeeting(starts_at=when))
+    with acting_as(world.owner, "test"):
+        meeting = approvals.plan_meeting(world.owner, board, BoardMeeting(starts_at=when))
+    assert meeting.board == board and meeting.pk
+
+    change = new_change()
+    with pytest.raises(ValidationError) as exc:
+        approvals.add_to_agenda(world.owner, meeting, change)
+    assert exc.value.message_dict["change"] == [f"{change.number} is not awaiting approval."]
+    step(change, world.agent_a, "submit")
+    answer(change, world.agent_a, [questions[0][1], questions[1][1]])
+    step(change, world.agent_a, "assess")
+    step(change, world.agent_a, "request_approval")
+    assert change.status == Status.AWAITING_APPROVAL
+    # Found by number in any case, among the changes the user may see.
+    assert approvals.find_change(world.owner, f" {change.number.lower()}") == change
+    assert approvals.find_change(world.owner, str(change.pk)) == change
+    change.customers.add(world.customer_a)
+    with pytest.raises(ValidationError) as exc:
+        approvals.find_change(world.agent_b, change.number)
+    assert "change" in exc.value.message_dict
+    with acting_as(world.owner, "test"):
+        approvals.add_to_agenda(world.owner, meeting, change)
+        with pytest.raises(ValidationError) as exc:
+            approvals.add_to_agenda(world.owner, meeting, change)
+        assert exc.value.message_dict["change"] == [f"{change.number} is already on the agenda."]
+        with pytest.raises(PermissionDenied):
+            approvals.remove_from_agenda(world.agent_a, meeting, change)
+        approvals.remove_from_agenda(world.owner, meeting, change)
+        with pytest.raises(ValidationError):
+            approvals.remove_from_agenda(world.owner, meeting, change)
+        events = [e.body for e in change_journal(change)]
+        assert f"On the agenda of {meeting}." in events
+        assert f"Taken off the agenda of {meeting}." in events
+        version = meeting.version
+        approvals.record_minutes(
+            world.owner, meeting, "  Approved in principle. ", expected_version=version
+        )
+        assert meeting.minutes == "Approved in principle."
+        with pytest.raises(StaleRecordError):
+            approvals.record_minutes(world.owner, meeting, "Late", expected_version=version)
+
+
+def change_journal(change):
+    from django.contrib.contenttypes.models import ContentType
+
+    from accord.core.models import JournalEntry
+
+    return JournalEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(type(change)), object_id=change.pk
+    ).order_by("pk")

@@ -246,6 +246,7 @@ def test_the_page_explains_how_to_subscribe(client, world):
     )
     assert feed["subscribe"].startswith("http")
     assert "your profile page" in html and 'href="/profile/"' in html
+    assert "Make a <strong>read-only</strong> one" in html and "tick “Read only”" in html
 
 
 def test_the_week_of_today_is_the_default(client, world, change):

@@ -28,6 +28,34 @@ def R(key):
     return RelationshipType.objects.get(key=key)
 
 
+def approved_change(world):
+    """A real change that authorises work on live CIs (the change tests cover how one
+    gets approved)."""
+    import datetime
+
+    from django.utils import timezone
+
+    from accord.changes import actions as change_actions
+    from accord.changes.choices import Status
+    from accord.changes.models import Change
+
+    start = timezone.now()
+    with acting_as(world.admin, "test"):
+        change = change_actions.create_change(
+            world.admin,
+            {
+                "short_description": "Server maintenance",
+                "reason": "Planned",
+                "implementation_plan": "Edit the CI",
+                "backout_plan": "Edit it back",
+                "planned_start": start,
+                "planned_end": start + datetime.timedelta(hours=1),
+            },
+        )
+    Change.objects.filter(pk=change.pk).update(status=Status.APPROVED)
+    return change
+
+
 @pytest.fixture
 def make_ci(world):
     def make(name, type_key="server", customers=(), services=(), user=None, **fields):
@@ -311,8 +339,24 @@ def test_ci_is_created_and_edited_from_the_pages(client, world):
             "change_reference": "CHG42",
         },
     )
+    # The authorising change must be a real one that allows the work.
+    assert r.status_code == 400 and "change_reference" in r.context["form"].errors
+    authorising = approved_change(world)
+    r = client.post(
+        edit,
+        {
+            "type": "server",
+            "name": "srv-9",
+            "status": "live",
+            "criticality": 2,
+            "attr_ip_address": "10.1.1.10",
+            "customers": [world.customer_a.pk],
+            "version": ci.version,
+            "change_reference": authorising.number.lower(),
+        },
+    )
     assert r.status_code == 302
-    assert LiveChange.objects.get(ci=ci).change_reference == "CHG42"
+    assert LiveChange.objects.get(ci=ci).change_reference == authorising.number
     detail = client.get(ci.get_absolute_url())
     assert b"10.1.1.10" in detail.content and b"Alpha Ltd" in detail.content
     change = ObjectChange.objects.filter(object_id=ci.pk, action="update").latest("id")
@@ -427,8 +471,15 @@ def test_api_creates_a_ci_and_refuses_bad_attributes_by_name(world, api_as):
         {"name": "srv-y", "version": body["version"], "change_reference": "CHG7"},
         format="json",
     )
+    assert r.status_code == 400 and "change_reference" in r.json()
+    authorising = approved_change(world)
+    r = client.patch(
+        f"/api/cis/{body['id']}/",
+        {"name": "srv-y", "version": body["version"], "change_reference": authorising.number},
+        format="json",
+    )
     assert r.status_code == 200
-    assert LiveChange.objects.get().change_reference == "CHG7"
+    assert LiveChange.objects.get().change_reference == authorising.number
 
 
 def test_api_impact_and_relationships(world, payroll, api_as):
