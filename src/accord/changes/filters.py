@@ -1,4 +1,4 @@
-"""The change filterset, shared by the change list and the API."""
+"""The change and release filtersets, shared by the lists and the API."""
 
 import django_filters as filters
 from django import forms
@@ -13,8 +13,8 @@ from accord.core.policy import restrict, visible_choices
 from accord.organizations.models import Customer
 from accord.users.models import Team
 
-from .choices import Decision, Kind, RiskClass, Status
-from .models import Change, ChangeApproval
+from .choices import Decision, Kind, ReleaseKind, ReleaseStatus, RiskClass, Status
+from .models import Change, ChangeApproval, Release
 
 YES_NO = [("", _("Any")), ("true", _("Yes")), ("false", _("No"))]
 MAX_KEY = 2**63 - 1
@@ -113,3 +113,37 @@ class ChangeFilterSet(filters.FilterSet):
             ci__in=cis.values("pk"),
         )
         return queryset.filter(Exists(links))
+
+
+class ReleaseFilterSet(filters.FilterSet):
+    """The release list's filters."""
+
+    q = filters.CharFilter(label=_("Words"), method="filter_words")
+    status = filters.MultipleChoiceFilter(
+        label=_("Status"), choices=ReleaseStatus.choices, distinct=False
+    )
+    kind = filters.MultipleChoiceFilter(
+        label=_("Kind"), choices=ReleaseKind.choices, distinct=False
+    )
+    service = filters.ModelChoiceFilter(
+        label=_("Service"),
+        field_name="services",
+        queryset=visible_choices(Service),
+        distinct=False,  # a release names a service once: the join repeats no row
+    )
+    customer = filters.ModelChoiceFilter(
+        label=_("Customer"),
+        field_name="customers",
+        queryset=visible_choices(Customer),
+        distinct=False,
+    )
+
+    class Meta:
+        model = Release
+        fields = ["q", "status", "kind", "service", "customer"]
+
+    def filter_words(self, queryset, name, value):
+        ids = search.matching_object_ids(queryset.model, value)
+        if ids is None:
+            return queryset
+        return queryset.filter(Q(pk__in=ids) | Q(number=value.strip().upper()))

@@ -607,7 +607,8 @@ class Release(DetailPage, NumberedRecord):
     detail_url_name = "changes:release_detail"
 
     short_description = models.CharField(_("name"), max_length=160)
-    version = models.CharField(_("version"), max_length=50)
+    # Not "version": records keep their edit counter under that name.
+    release_version = models.CharField(_("version"), max_length=50)
     kind = models.CharField(_("kind"), max_length=10, choices=ReleaseKind.choices)
     description = models.TextField(_("description"), blank=True, max_length=20000)
     manager = models.ForeignKey(

@@ -1,4 +1,4 @@
-"""The change list's table (page and CSV export)."""
+"""The change and release lists' tables (page and CSV export)."""
 
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -70,3 +70,30 @@ class ChangeTable(Table):
     )
     default_sort = "-number"
     select_related = ("assignment_team",)
+
+
+def _services_text(row):
+    return ", ".join(s.name for s in row.services.all())
+
+
+def _services_html(row):
+    names = _services_text(row)
+    return escape(names) if names else EMPTY
+
+
+class ReleaseTable(Table):
+    """The release list (its services come prefetched, one query per page)."""
+
+    columns = (
+        Column("number", _("Number"), sort="number", link=True),
+        Column("short_description", _("Name"), link=True),
+        Column("release_version", _("Version")),
+        Column("kind", _("Kind"), accessor="get_kind_display"),
+        Column("status", _("Status"), accessor="get_status_display", badge=True),
+        Column("services", _("Services"), accessor=_services_text, html=_services_html),
+        Column("manager", _("Release manager")),
+        Column("deployed_at", _("Deployed")),
+        Column("updated", _("Updated"), sort="updated"),
+    )
+    default_sort = "-number"
+    select_related = ("manager",)

@@ -189,6 +189,8 @@ class DemoLoader:
             self.clock.value = self.now
             self._affected_cis()
             self._problems()
+            self._changes()
+            self._releases()
             check_clocks(now=self.now, send=False)
             # The demo's past warnings are history: they are not mailed out now.
             Notification.objects.filter(sent_at__isnull=True).update(sent_at=self.now)
@@ -201,6 +203,7 @@ class DemoLoader:
             "requests": ServiceRequest.objects.count(),
             "configuration items": len(self.cis),
             "problems": len(data.PROBLEMS),
+            "changes": len(self.changes),
         }
 
     def _check_empty(self):
@@ -422,6 +425,20 @@ class DemoLoader:
             self._analysis(spec, problem, owner, at)
             self._advance(spec, problem, owner, at, incidents)
         self.clock.value = self.now
+
+    def _changes(self):
+        """Change management: boards, windows and changes at every stage (see
+        ``demo.changes``)."""
+        from .changes import ChangeLoader
+
+        self.changes = ChangeLoader(self).load()
+
+    def _releases(self):
+        """Release management: policies and releases deployed, in acceptance and
+        planned (see ``demo.releases``)."""
+        from .releases import load_releases
+
+        self.releases = load_releases(self.now)
 
     def _analysis(self, spec, problem, owner, at):
         from accord.problems import actions as problem_actions

@@ -75,6 +75,10 @@ def test_loaddemo_loads_a_believable_provider_once():
     assert not Problem.objects.filter(updated__gt=timezone.now()).exists()
     assert not restrict(Problem.objects.all(), User.objects.get(username="customer-a")).exists()
 
+    # Change management: a template, both boards, the windows, and eight changes at
+    # their stages, made through the actions (journalled, approved by the rules).
+    _check_changes()
+
     # Demo users: the right roles, and the documented password works.
     for username, role in DEMO_USERS.items():
         user = User.objects.get(username=username)
@@ -103,3 +107,89 @@ def test_loaddemo_loads_a_believable_provider_once():
     call_command("loaddemo", stdout=out)
     assert "already loaded" in out.getvalue()
     assert _totals() == before
+
+
+def _check_changes():
+    from accord.changes.choices import Decision, Kind, Outcome
+    from accord.changes.choices import Status as ChangeStatus
+    from accord.changes.models import (
+        BlackoutWindow,
+        Board,
+        BoardMeeting,
+        Change,
+        ChangeTemplate,
+        Conflict,
+        MaintenanceWindow,
+    )
+    from accord.cmdb.models import LiveChange
+    from accord.problems.models import Problem
+
+    assert ChangeTemplate.objects.filter(active=True).count() == 1
+    assert Board.objects.filter(emergency=False).count() == 1
+    assert Board.objects.filter(emergency=True).count() == 1
+    cab = Board.objects.get(emergency=False)
+    assert cab.members.count() >= 3 and cab.chair.username == "manager"
+    assert BlackoutWindow.objects.filter(services__isnull=False).count() == 1
+    assert MaintenanceWindow.objects.count() == 1
+    # Change management's own demo; the releases bring changes of their own.
+    changes = Change.objects.filter(releases__isnull=True)
+    assert changes.count() == 8
+    counts = {}
+    for status in changes.values_list("status", flat=True):
+        counts[status] = counts.get(status, 0) + 1
+    assert counts == {
+        ChangeStatus.DRAFT: 1,
+        ChangeStatus.AWAITING_APPROVAL: 1,
+        ChangeStatus.SCHEDULED: 1,
+        ChangeStatus.IMPLEMENTING: 1,
+        ChangeStatus.CLOSED: 3,
+        ChangeStatus.REJECTED: 1,
+    }
+    now = timezone.now()
+    # The scheduled one is next week, in its service's maintenance window, no conflict.
+    scheduled = changes.get(status=ChangeStatus.SCHEDULED)
+    assert now < scheduled.planned_start < now + timezone.timedelta(days=11)
+    assert scheduled.approvals.get().decision == Decision.APPROVE
+    assert not Conflict.objects.exists()
+    # Awaiting the board, on its next meeting's agenda.
+    waiting = changes.get(status=ChangeStatus.AWAITING_APPROVAL)
+    assert waiting.board == cab
+    meeting = BoardMeeting.objects.get(agenda__change=waiting)
+    assert meeting.starts_at > now
+    # The closed ones: a success fixing a demo problem, a failure reviewed, an emergency.
+    success = changes.get(status=ChangeStatus.CLOSED, kind=Kind.NORMAL, outcome="successful")
+    assert Problem.objects.filter(fixing_changes__change=success).count() == 1
+    assert LiveChange.objects.filter(change_reference=success.number).exists()
+    failed = changes.get(outcome=Outcome.FAILED)
+    assert failed.status == ChangeStatus.CLOSED and failed.reviewed_at and failed.review_notes
+    emergency = changes.get(kind=Kind.EMERGENCY)
+    assert emergency.status == ChangeStatus.CLOSED and emergency.emergency_reason
+    assert emergency.board.emergency and emergency.reviewed_at
+    rejected = changes.get(status=ChangeStatus.REJECTED)
+    assert rejected.approvals.filter(decision=Decision.REJECT).count() >= 3
+    assert "rejected" in BoardMeeting.objects.get(agenda__change=rejected).minutes
+    implementing = changes.get(status=ChangeStatus.IMPLEMENTING)
+    assert implementing.kind == Kind.STANDARD and implementing.actual_start <= now
+    # Journalled as real ones are, and nothing in the future or seen by customers.
+    from django.contrib.contenttypes.models import ContentType
+
+    journal = JournalEntry.objects.filter(content_type=ContentType.objects.get_for_model(Change))
+    for change in Change.objects.exclude(status=ChangeStatus.DRAFT):
+        assert journal.filter(object_id=change.pk, body__startswith="Status changed").exists()
+    assert JournalEntry.objects.filter(kind="work_note", body__contains="esx-02").exists()
+    assert not Change.objects.filter(updated__gt=now).exists()
+    customer = User.objects.get(username="customer-a")
+    assert not restrict(Change.objects.all(), customer).exists()
+    # Releases: one deployed (its CI's version written under its change), one in
+    # acceptance, one planned; none seen by customers.
+    from accord.changes.choices import ReleaseStatus
+    from accord.changes.models import Deployment, Release
+
+    assert sorted(Release.objects.values_list("status", flat=True)) == sorted(
+        [ReleaseStatus.DEPLOYED, ReleaseStatus.ACCEPTANCE, ReleaseStatus.PLANNED]
+    )
+    done = Deployment.objects.filter(status="done").select_related("ci", "change").first()
+    assert done.ci.attributes.get("version") == done.release.release_version
+    assert LiveChange.objects.filter(ci=done.ci, change_reference=done.change.number).exists()
+    assert not restrict(Release.objects.all(), customer).exists()
+    assert not Release.objects.filter(updated__gt=now).exists()
