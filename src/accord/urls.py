@@ -8,6 +8,7 @@ from rest_framework.routers import DefaultRouter
 
 from accord.catalogue.api import ServiceViewSet
 from accord.changes.api import ChangeViewSet
+from accord.changes.api_releases import ReleaseViewSet
 from accord.cmdb.api import CIViewSet, RelationshipViewSet
 from accord.cmdb.api_imports import ExportViewSet, ImportRunViewSet
 from accord.core import views as core_views
@@ -27,6 +28,7 @@ router.register("relationships", RelationshipViewSet, basename="relationship")
 router.register("cmdb/imports", ImportRunViewSet, basename="cmdb-import")
 router.register("problems", ProblemViewSet, basename="problem")
 router.register("changes", ChangeViewSet, basename="change")
+router.register("releases", ReleaseViewSet, basename="release")
 
 urlpatterns = [
     path("", core_views.home, name="home"),

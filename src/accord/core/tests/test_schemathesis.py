@@ -139,6 +139,20 @@ def fuzz_world(transactional_db, world, make_incident):
                 cis=[ci] if ci else [],
             )
             change_actions.transition(change, world.admin, "submit")
+    from accord.changes import releases
+
+    with acting_as(world.admin, "test"):
+        # Releases of A (in acceptance, with a criterion) and of B.
+        for customers in ([world.customer_a], [world.customer_b]):
+            release = releases.create_release(
+                world.admin,
+                {"short_description": "Relay 2.0", "release_version": "2.0", "kind": "minor"},
+                services=[world.service],
+                customers=customers,
+            )
+        for name in ("start_build", "start_test", "start_acceptance"):
+            release = releases.transition(release, world.admin, name)
+        releases.add_criterion(release, world.admin, text="Relay passes mail", approver=world.admin)
     tokens = {}
     for role in ("admin", "customer_user_a"):
         _token, key = ApiToken.issue(getattr(world, role), "fuzz")

@@ -19,8 +19,10 @@ from django.urls import NoReverseMatch, reverse
 from accord.calendars.models import Calendar
 from accord.catalogue.models import Service
 from accord.changes import actions as change_actions
-from accord.changes.models import Change
+from accord.changes import releases as release_actions
+from accord.changes.models import Change, Release
 from accord.changes.views_changes import ChangeActionView
+from accord.changes.views_releases import ReleaseActionView
 from accord.cmdb.models import (
     CIType,
     ConfigurationItem,
@@ -60,12 +62,14 @@ UI_LISTS = [
     pytest.param("cmdb:ci_list", {}, ConfigurationItem, id="cis"),
     pytest.param("problems:list", {}, Problem, id="problems"),
     pytest.param("changes:list", {}, Change, id="changes"),
+    pytest.param("changes:release_list", {}, Release, id="releases"),
 ]
 TICKET_ACTIONS = sorted(name[3:] for name in dir(TicketActionView) if name.startswith("do_"))
 PROBLEM_ACTIONS = sorted(name[3:] for name in dir(ProblemActionView) if name.startswith("do_"))
 CHANGE_ACTIONS = sorted(name[3:] for name in dir(ChangeActionView) if name.startswith("do_"))
+RELEASE_ACTIONS = sorted(name[3:] for name in dir(ReleaseActionView) if name.startswith("do_"))
 # Pages for the provider's staff only: customer users are refused them outright.
-STAFF_PAGES = (Customer, Problem, Change)
+STAFF_PAGES = (Customer, Problem, Change, Release)
 NOT_FOUND_PK = 987654
 
 
@@ -162,22 +166,39 @@ def tenants(world, make_incident, settings, tmp_path):
                 customers=[customer],
                 problems=[problem],
             )
+            release = release_actions.create_release(
+                world.admin,
+                {
+                    "short_description": f"Relay release {word}",
+                    "release_version": "2.0",
+                    "kind": "minor",
+                },
+                services=[world.service],
+                customers=[customer],
+                changes=[change],
+            )
         out[key] = {
             "customer": customer,
             "incident": plain,
             "attachment": attachment,
             "problem": problem,
             "change": change,
+            "release": release,
         }
     with acting_as(world.admin, "test"):
         # The provider's own problem, naming no customer: every member of staff sees it.
         problem_actions.create_problem(
             world.admin, {"short_description": "Shared relay fault", "impact": 2, "urgency": 2}
         )
-        # And the provider's own change.
+        # And the provider's own change and release.
         change_actions.create_change(
             world.admin,
             {"short_description": "Shared relay patch", "reason": "r", "backout_plan": "b"},
+        )
+        release_actions.create_release(
+            world.admin,
+            {"short_description": "Shared relay release", "release_version": "1", "kind": "minor"},
+            services=[world.service],
         )
     return out
 
@@ -221,6 +242,10 @@ def private_records(model, customer, other_customer, user):
         if user.role == "customer":
             return Change.objects.none()  # the provider's records: customer users see none
         return Change.objects.filter(customers=customer).exclude(customers=other_customer)
+    if model is Release:
+        if user.role == "customer":
+            return Release.objects.none()  # the provider's records: customer users see none
+        return Release.objects.filter(customers=customer).exclude(customers=other_customer)
     if model is Service:
         if user.role != "customer":
             return Service.objects.none()  # the catalogue is shared reference data for staff
@@ -380,8 +405,12 @@ def test_api_other_customers_records_cannot_be_fetched_or_edited(
         r = client.patch(url, patch, format="json")
         expected = client.patch(missing, patch, format="json").status_code
         assert r.status_code == expected, (url, r.status_code, expected)
-        # Not found for a role that may edit this type; refused outright for the others.
-        assert r.status_code == (404 if can(user, "change", model) else 403)
+        # Not found for a role that may edit this type; refused outright for the others;
+        # an endpoint that edits only through its actions allows no PATCH at all.
+        if not can(user, "change", model):
+            assert r.status_code == 403
+        else:
+            assert r.status_code == (404 if hasattr(ENDPOINTS[prefix], "partial_update") else 405)
 
         for suffix, methods in _detail_actions(prefix):
             action_url = f"{url}{suffix}/"
@@ -600,6 +629,11 @@ def test_pages_of_other_customers_records_are_not_found(prefix, username, world,
             for action in CHANGE_ACTIONS:
                 url = reverse("changes:action", args=[obj.pk, action])
                 r = client.post(url, {"version": obj.version, "name": "submit", "ci": "x"})
+                assert r.status_code == 404, (action, r.status_code)
+        if model is Release:
+            for action in RELEASE_ACTIONS:
+                url = reverse("changes:release_action", args=[obj.pk, action])
+                r = client.post(url, {"version": obj.version, "name": "start_build"})
                 assert r.status_code == 404, (action, r.status_code)
 
         fresh = model._base_manager.get(pk=obj.pk)

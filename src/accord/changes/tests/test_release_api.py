@@ -1,0 +1,115 @@
+"""The releases API: staff read the releases of their customers with plan, acceptance,
+deployments and review incidents (only those they may see); the lifecycle and the
+named approver's sign-off go through the same rules as the pages."""
+# ruff: noqa: F811 - the fixtures are test_releases' own
+
+from accord.changes import deployments, releases
+from accord.changes.choices import Decision, ReleaseStatus
+from accord.changes.models import Release, ReleaseIncident
+from accord.core.context import acting_as
+
+from .test_releases import accepted, approved_change, go, make_ci, new_release  # noqa: F401
+
+URL = "/api/releases/"
+
+
+def test_staff_read_a_release_with_its_plan_and_customers_get_nothing(
+    world, api_as, new_release, approved_change, make_ci, make_incident
+):
+    change = approved_change()
+    release = accepted(world, new_release(changes=[change]))
+    ci = make_ci("mail-relay-app", customers=[world.customer_a], version="1.9")
+    with acting_as(world.agent_a, "test"):
+        deployment = deployments.plan_deployment(
+            release, world.agent_a, ci=ci, change=change, planned_for=change.planned_start
+        )
+        deployments.complete_deployment(release, world.agent_a, deployment.pk)
+    release = go(release, world.agent_a, "mark_deployed")
+    seen = make_incident(customer=world.customer_a, service=world.service)
+    unseen = make_incident(customer=world.customer_b, service=world.service)
+    ReleaseIncident.objects.create(release=release, incident=seen)
+    ReleaseIncident.objects.create(release=release, incident=unseen)
+
+    body = api_as(world.agent_a).get(f"{URL}{release.pk}/").json()
+    assert body["number"] == release.number and body["release_version"] == "2.0"
+    assert body["status"] == ReleaseStatus.DEPLOYED and body["accepted"] is True
+    assert body["changes"] == [change.number]
+    assert body["criteria"][0]["decision"] == Decision.APPROVE
+    assert body["criteria"][0]["approver"] == world.manager_a.username
+    [row] = body["deployments"]
+    assert row["ci_name"] == "mail-relay-app" and row["change"] == change.number
+    assert row["status"] == "done" and row["previous_version"] == "1.9"
+    # The agent serves Alpha only: Beta's incident is neither named nor counted.
+    assert body["incidents"] == [seen.number]
+    assert api_as(world.admin).get(f"{URL}{release.pk}/").json()["incidents"] == sorted(
+        [seen.number, unseen.number]
+    )
+    listed = api_as(world.agent_a).get(URL).json()["results"]
+    assert [r["number"] for r in listed] == [release.number]
+    customer = api_as(world.customer_user_a)
+    assert customer.get(f"{URL}{release.pk}/").status_code == 403
+    assert customer.get(URL).status_code == 403
+
+
+def test_another_customers_release_is_not_found(world, api_as, new_release):
+    release = new_release(user=world.admin, customers=[world.customer_b])
+    assert api_as(world.agent_a).get(f"{URL}{release.pk}/").status_code == 404
+    assert api_as(world.agent_b).get(f"{URL}{release.pk}/").status_code == 200
+
+
+def test_the_lifecycle_and_sign_off_follow_the_rules(world, api_as, new_release):
+    release = new_release()
+    client = api_as(world.agent_a)
+
+    def step(name, **extra):
+        version = Release.objects.get(pk=release.pk).version
+        return client.post(
+            f"{URL}{release.pk}/transition/",
+            {"name": name, "version": version, **extra},
+            format="json",
+        )
+
+    assert step("start_build").json()["status"] == ReleaseStatus.BUILD
+    # Deploying before acceptance is refused, naming why.
+    refused = step("start_deployment")
+    assert refused.status_code == 400 and "accepted" in str(refused.json()).lower()
+    # A stale version changes nothing.
+    stale = client.post(
+        f"{URL}{release.pk}/transition/", {"name": "start_test", "version": 1}, format="json"
+    )
+    assert stale.status_code == 409
+    assert step("start_test").status_code == 200
+    assert step("start_acceptance").status_code == 200
+    with acting_as(world.agent_a, "test"):
+        criterion = releases.add_criterion(
+            Release.objects.get(pk=release.pk),
+            world.agent_a,
+            text="Mail flows",
+            approver=world.manager_a,
+        )
+    sign = {"criterion": criterion.pk, "decision": "approve"}
+    # Only the named approver signs off; a rejection needs its reason.
+    assert client.post(f"{URL}{release.pk}/sign_off/", sign, format="json").status_code == 403
+    manager = api_as(world.manager_a)
+    reject = manager.post(
+        f"{URL}{release.pk}/sign_off/", {**sign, "decision": "reject"}, format="json"
+    )
+    assert reject.status_code == 400 and "comment" in reject.json()
+    assert manager.post(f"{URL}{release.pk}/sign_off/", sign, format="json").status_code == 200
+    assert step("accept").json()["accepted"] is True
+    bad = client.post(
+        f"{URL}{release.pk}/transition/", {"name": "fly", "version": 1}, format="json"
+    )
+    assert bad.status_code == 400 and "name" in bad.json()
+    # An auditor reads but moves nothing.
+    auditor = api_as(world.auditor)
+    assert auditor.get(f"{URL}{release.pk}/").status_code == 200
+    version = Release.objects.get(pk=release.pk).version
+    assert (
+        auditor.post(
+            f"{URL}{release.pk}/transition/",
+            {"name": "cancel", "note": "x", "version": version},
+            format="json",
+        ).status_code
+        == 403
+    )
