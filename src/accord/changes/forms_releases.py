@@ -75,6 +75,19 @@ class ReleaseForm(forms.Form):
     )
     version = forms.IntegerField(required=False, **VERSION)
 
+    # Side by side in pairs on the page: what it is, who runs it, what it touches.
+    field_order = (
+        "short_description",
+        "release_version",
+        "kind",
+        "manager",
+        "review_days",
+        "services",
+        "customers",
+        "changes",
+        "description",
+    )
+
     def __init__(self, *args, user, release=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
@@ -142,10 +155,10 @@ class TransitionForm(forms.Form):
 class StageForm(forms.Form):
     kind = forms.ChoiceField(label=_("Stage"), choices=StageKind.choices)
     target = forms.CharField(
-        label=_("Where (location or CI group)"),
+        label=_("Where"),
         required=False,
         max_length=200,
-        help_text=_("For a roll-out wave: the site or group of CIs."),
+        help_text=_("For a roll-out wave: the location or group of CIs."),
     )
     starts_on = forms.DateField(label=_("From"), widget=DATE)
     ends_on = forms.DateField(label=_("Until"), widget=DATE)

@@ -208,7 +208,9 @@ def _deployment_rows(release, user, writable, bound):
             Change.objects.filter(pk__in=[d.change_id for d in rows if d.change_id]), user
         ).values_list("pk", flat=True)
     )
-    active = release.status in (ReleaseStatus.ACCEPTED, ReleaseStatus.DEPLOYING)
+    # Go-live is offered from planning on: before acceptance the step is refused with
+    # the reason, which says more than a missing button.
+    active = release.status in releases.PLANNING_STATUSES
     out = []
     for d in rows:
         visible = d.ci_id in seen_cis

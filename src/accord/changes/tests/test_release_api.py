@@ -1,14 +1,13 @@
 """The releases API: staff read the releases of their customers with plan, acceptance,
 deployments and review incidents (only those they may see); the lifecycle and the
 named approver's sign-off go through the same rules as the pages."""
-# ruff: noqa: F811 - the fixtures are test_releases' own
 
 from accord.changes import deployments, releases
 from accord.changes.choices import Decision, ReleaseStatus
 from accord.changes.models import Release, ReleaseIncident
 from accord.core.context import acting_as
 
-from .test_releases import accepted, approved_change, go, make_ci, new_release  # noqa: F401
+from .test_releases import accepted, go
 
 URL = "/api/releases/"
 

@@ -11,9 +11,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from accord.changes import actions, deployments, releases
+from accord.changes import deployments, releases
 from accord.changes.choices import Decision, DeploymentStatus, ReleaseStatus
-from accord.changes.models import ChangeTemplate, Release, ReleaseIncident, ReleasePolicy
+from accord.changes.models import Release, ReleaseIncident, ReleasePolicy
 from accord.core.context import acting_as
 
 pytestmark = pytest.mark.django_db
@@ -22,74 +22,11 @@ DAY = datetime.timedelta(days=1)
 
 
 @pytest.fixture
-def make_ci(world):
-    from accord.cmdb import actions as cmdb_actions
-    from accord.cmdb.models import CIType, ConfigurationItem
-    from accord.cmdb.testing import ensure_starting_types
+def new_release(new_release, world):
+    """Releases planned by the administrator, watched for the default 14 days."""
 
-    ensure_starting_types()
-
-    def make(name, kind="application", customers=(), **attributes):
-        with acting_as(world.admin, "test"):
-            return cmdb_actions.save_ci(
-                ConfigurationItem(
-                    name=name,
-                    ci_type=CIType.objects.get(key=kind),
-                    status="live",
-                    attributes=attributes,
-                ),
-                customers=list(customers),
-            )
-
-    return make
-
-
-@pytest.fixture
-def approved_change(world):
-    template = ChangeTemplate.objects.create(
-        name="Deploy a release",
-        description="Roll out a tested package",
-        implementation_plan="install",
-        backout_plan="reinstall the previous package",
-    )
-    start = timezone.now() + 48 * H
-
-    def make(user=None, customers=(), approved=True):
-        user = user or world.agent_a
-        data = {
-            "kind": "standard",
-            "template": template,
-            "short_description": "Install the new mail relay",
-            "reason": "New release",
-            "planned_start": start,
-            "planned_end": start + 2 * H,
-        }
-        with acting_as(user, "test"):
-            change = actions.create_change(
-                user, data, services=[world.service], customers=customers
-            )
-            if approved:
-                actions.transition(change, user, "submit")
-                actions.transition(change, user, "assess")
-        return change
-
-    return make
-
-
-@pytest.fixture
-def new_release(world):
-    def make(user=None, changes=(), customers=(), **fields):
-        user = user or world.admin
-        data = {
-            "short_description": "Mail relay",
-            "release_version": "2.0",
-            "kind": "minor",
-            **fields,
-        }
-        with acting_as(user, "test"):
-            return releases.create_release(
-                user, data, services=[world.service], customers=customers, changes=changes
-            )
+    def make(user=None, **fields):
+        return new_release(user=user or world.admin, **{"review_days": 14, **fields})
 
     return make
 
