@@ -54,6 +54,18 @@ BADGES = {
     "Implementing": "primary",
     "Implemented": "success",
     "In review": "warning",
+    # Releases ("Planned" and "Cancelled" are shared with the records above).
+    "Build": "primary",
+    "Test": "primary",
+    "Acceptance": "warning",
+    "Accepted": "info",
+    "Deploying": "primary",
+    "Deployed": "success",
+    "Reviewed": "dark",
+    # Deployments.
+    "Done": "success",
+    "Failed": "danger",
+    "Rolled back": "warning",
 }
 EMPTY = '<span class="text-body-tertiary">—</span>'
 

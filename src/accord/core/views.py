@@ -105,6 +105,11 @@ class RecordListView(LoginRequiredMixin, TemplateView):
             total=total,
             total_more=total_more,
             filterset=self.filterset,
+            # An empty list says why: the filters (a queue is one), or no records yet.
+            filtering=any(
+                any(values) for key, values in request.GET.lists() if key not in ("sort", "cursor")
+            ),
+            plural=self.model._meta.verbose_name_plural,
             title=self.title,
             list_name=self.list_name,
             export_url=self.url_with(export="csv", cursor=None),
