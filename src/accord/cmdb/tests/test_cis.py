@@ -377,9 +377,31 @@ def test_relationships_are_added_and_removed_on_the_page(client, world, make_ci)
     assert "No configuration item “nothing”" in r.content.decode()
     page = client.get(srv.get_absolute_url())
     assert b"hosts" in page.content
+    # Neither end is live: no authorising change is asked for.
+    assert b"Authorising change for removing" not in page.content
     remove = reverse("cmdb:ci_relationship_remove", args=[srv.pk, link.pk])
     assert client.post(remove, {"side": "in"}).status_code == 302
     assert not Relationship.objects.exists()
+
+
+def test_removing_a_live_cis_relationship_names_its_authorising_change(client, world, make_ci):
+    from accord.cmdb.models import LiveChange
+
+    app, srv = make_ci("app", "application", status="live"), make_ci("srv")
+    with acting_as(world.admin, "test"):
+        actions.add_relationship(world.admin, app, srv, R("runs-on"))
+    link = Relationship.objects.get()
+    authorising = approved_change(world)
+    client.force_login(world.manager_a)
+    page = client.get(app.get_absolute_url()).content.decode()
+    assert "Authorising change for removing: runs on srv" in page
+    remove = reverse("cmdb:ci_relationship_remove", args=[app.pk, link.pk])
+    refused = client.post(remove, {"side": "out", "change_reference": "CHG999"}, follow=True)
+    assert "CHG999" in refused.content.decode() and Relationship.objects.exists()
+    client.post(remove, {"side": "out", "change_reference": authorising.number.lower()})
+    assert not Relationship.objects.exists()
+    removal = LiveChange.objects.filter(ci=app).order_by("-pk").first()
+    assert removal.change_reference == authorising.number
 
 
 def test_impact_page(client, world, payroll):
