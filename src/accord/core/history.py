@@ -158,15 +158,37 @@ def describe(model, change_rows):
         for pk, obj in related._default_manager.in_bulk(list(ids)).items():
             labels[(related, pk)] = obj
     for change in change_rows:
-        change.rows = [
-            (
-                str(fields[name].verbose_name) if name in fields else name,
-                _display(fields.get(name), pair[0], labels),
-                _display(fields.get(name), pair[1], labels),
+        change.rows = []
+        for name, (before, after) in pairs(change).items():
+            field = fields.get(name)
+            label = str(field.verbose_name) if field is not None else name
+            if _both_dicts(field, before, after):
+                # A set of named values (a CI's attributes): the keys that changed.
+                before, after = before or {}, after or {}
+                change.rows += [
+                    (
+                        f"{label} › {key}",
+                        _display(None, before.get(key), labels),
+                        _display(None, after.get(key), labels),
+                    )
+                    for key in sorted(set(before) | set(after), key=str)
+                    if before.get(key) != after.get(key)
+                ]
+                continue
+            change.rows.append(
+                (label, _display(field, before, labels), _display(field, after, labels))
             )
-            for name, pair in pairs(change).items()
-        ]
     return change_rows
+
+
+def _both_dicts(field, before, after):
+    return (
+        field is not None
+        and field.get_internal_type() == "JSONField"
+        and isinstance(before, dict | None)
+        and isinstance(after, dict | None)
+        and (before or after)
+    )
 
 
 def record_many(model, entries):

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accord import cli
+from accord.core import history
 from accord.core.context import acting_as, current_actor
 from accord.core.models import JournalEntry, ObjectChange
 from accord.core.testing import form_data
@@ -238,3 +239,25 @@ def test_a_save_without_changes_writes_no_history(world, make_incident):
         incident.save()
     assert len(changes_of(incident)) == before
     assert Incident.objects.get(pk=incident.pk).version == 1
+
+
+def test_a_change_of_named_values_reads_key_by_key(world):
+    from accord.cmdb import actions as cmdb_actions
+    from accord.cmdb.models import CIType, ConfigurationItem
+    from accord.cmdb.testing import ensure_starting_types
+
+    ensure_starting_types()
+    with acting_as(world.admin, "test"):
+        ci = cmdb_actions.save_ci(
+            ConfigurationItem(
+                name="mail-app",
+                ci_type=CIType.objects.get(key="application"),
+                attributes={"version": "1.9", "vendor": "Acme"},
+            )
+        )
+        ci.attributes = {"version": "2.0", "vendor": "Acme"}
+        cmdb_actions.save_ci(ci)
+    [update] = history.describe(ConfigurationItem, changes_of(ci, "update"))
+    assert update.rows == [("attributes › version", "1.9", "2.0")]
+    [create] = history.describe(ConfigurationItem, changes_of(ci, "create"))
+    assert ("attributes › vendor", "—", "Acme") in create.rows
