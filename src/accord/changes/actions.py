@@ -12,7 +12,7 @@ from django_fsm import can_proceed
 
 from accord.core import history
 from accord.core.models import JournalEntry
-from accord.core.policy import can, restrict
+from accord.core.policy import can, name_in_journal, restrict
 from accord.core.records import StaleRecordError
 
 from . import approvals, conflicts
@@ -579,15 +579,21 @@ def link_fixes(change, user, *, problems=(), incidents=()):
                 _("Change %(change)s fixes it.") % {"change": change.number},
                 customer_visible=False,
             )
-            history.event(
-                change,
-                _("Fixes %(noun)s %(number)s.")
-                % {"noun": record._meta.verbose_name, "number": record.number},
-                customer_visible=False,
-            )
         if customers != set(before["customers"]):
             change.customers.set(sorted(customers))
             history.record_m2m(change, before)
+        # Named to the change's readers (its customers now) only if they may all see it.
+        for record in [*problems, *incidents]:
+            history.event(
+                change,
+                _("Fixes %(record)s.")
+                % {
+                    "record": name_in_journal(
+                        change, record, f"{record._meta.verbose_name} {record.number}"
+                    )
+                },
+                customer_visible=False,
+            )
     return change
 
 
@@ -620,8 +626,12 @@ def unlink_fix(change, user, record):
         )
         history.event(
             change,
-            _("No longer fixes %(noun)s %(number)s.")
-            % {"noun": record._meta.verbose_name, "number": record.number},
+            _("No longer fixes %(record)s.")
+            % {
+                "record": name_in_journal(
+                    change, record, f"{record._meta.verbose_name} {record.number}"
+                )
+            },
             customer_visible=False,
         )
     return change

@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accord.core.policy import restrict
+from accord.core.policy import name_in_journal, restrict
 
 from .choices import DeploymentStatus
 from .models import Change, Deployment
@@ -81,7 +81,7 @@ def plan_deployment(release, user, *, ci, change, planned_for, note=""):
                 release,
                 _("Deployment planned on %(ci)s for %(when)s under %(change)s.")
                 % {
-                    "ci": ci,
+                    "ci": name_in_journal(release, ci),
                     "when": timezone.localtime(planned_for).strftime("%Y-%m-%d %H:%M"),
                     "change": change.number,
                 },
@@ -201,7 +201,8 @@ def complete_deployment(release, user, deployment_id, *, note=""):
         _note(ci, ci_text)
         _note(
             release,
-            _("Deployed on %(ci)s under %(change)s.") % {"ci": ci, "change": change.number}
+            _("Deployed on %(ci)s under %(change)s.")
+            % {"ci": name_in_journal(release, ci), "change": change.number}
             + (" " + note if note else ""),
         )
     return deployment
@@ -229,7 +230,8 @@ def fail_deployment(release, user, deployment_id, *, note=""):
         )
         _note(
             release,
-            _("Deployment on %(ci)s failed: %(note)s") % {"ci": deployment.ci, "note": note},
+            _("Deployment on %(ci)s failed: %(note)s")
+            % {"ci": name_in_journal(release, deployment.ci), "note": note},
         )
     return deployment
 
@@ -292,7 +294,11 @@ def roll_back(release, user, deployment_id, *, note=""):
         deployment.note = note[:1000]
         deployment.save()
         _note(ci, ci_text)
-        _note(release, _("Rolled back on %(ci)s: %(note)s") % {"ci": ci, "note": note})
+        _note(
+            release,
+            _("Rolled back on %(ci)s: %(note)s")
+            % {"ci": name_in_journal(release, ci), "note": note},
+        )
     return deployment
 
 
@@ -303,4 +309,8 @@ def remove_deployment(release, user, deployment_id):
         _refuse("deployment", _("Only a planned deployment can be removed; this one is recorded."))
     with transaction.atomic():
         deployment.delete()
-        _note(release, _("Deployment on %(ci)s removed from the plan.") % {"ci": deployment.ci})
+        _note(
+            release,
+            _("Deployment on %(ci)s removed from the plan.")
+            % {"ci": name_in_journal(release, deployment.ci)},
+        )

@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 
 from accord.core import history
 from accord.core.context import current_actor
-from accord.core.policy import can, visible_by_pk
+from accord.core.policy import can, name_in_journal, seen_by_every_reader, visible_by_pk
 
 from .choices import CIStatus
 from .models import (
@@ -150,20 +150,30 @@ def add_relationship(user, source, target, rel_type, *, note="", change_referenc
     return link
 
 
+def _ci_named_for(host, ci):
+    """How ``host``'s journal names ``ci``: by name if all its readers may see it, else
+    by id (those who may see it find it on the page; the others learn no name)."""
+    if seen_by_every_reader(host, ci):
+        return str(ci)
+    return _("configuration item #%(id)s") % {"id": ci.pk}
+
+
 def _journal_link(source, target, rel_type, lead, what, change_reference):
     """Both ends' journals read the link their own way round; a live end records the
-    change with its authorising change."""
+    change with its authorising change. An end some readers of the other may not see
+    is named by its id only."""
     for ci, name, other in (
         (source, rel_type.name, target),
         (target, rel_type.reverse_name, source),
     ):
+        other_name = _ci_named_for(ci, other)
         history.event(
             ci,
-            _("%(lead)s %(type)s %(other)s.") % {"lead": lead, "type": name, "other": other},
+            _("%(lead)s %(type)s %(other)s.") % {"lead": lead, "type": name, "other": other_name},
             customer_visible=False,
         )
         if ci.status == CIStatus.LIVE:
-            _live_change(ci, f"{what}: {name} {other}", change_reference)
+            _live_change(ci, f"{what}: {name} {other_name}", change_reference)
 
 
 def remove_relationship(user, link, *, change_reference=""):
@@ -189,10 +199,15 @@ def link_record(ci, record, user):
         )
         if created:
             history.event(
-                record, _("Configuration item %(ci)s linked.") % {"ci": ci}, customer_visible=False
+                record,
+                _("Configuration item %(ci)s linked.") % {"ci": _ci_named_for(record, ci)},
+                customer_visible=False,
             )
+            # The CI's page lists the records that name it, each reader those they may see.
             history.event(
-                ci, _("Named on %(record)s.") % {"record": record}, customer_visible=False
+                ci,
+                _("Named on %(record)s.") % {"record": name_in_journal(ci, record)},
+                customer_visible=False,
             )
     return link
 
@@ -206,6 +221,6 @@ def unlink_record(ci, record):
         if deleted:
             history.event(
                 record,
-                _("Configuration item %(ci)s unlinked.") % {"ci": ci},
+                _("Configuration item %(ci)s unlinked.") % {"ci": _ci_named_for(record, ci)},
                 customer_visible=False,
             )

@@ -134,6 +134,39 @@ def can(user, action: str, model_or_obj) -> bool:
     return bool(allowed) and scope.role in allowed
 
 
+def customer_ids_of(record) -> set:
+    """The customers a record belongs to (none: the provider's own, seen by all staff)."""
+    customer_id = getattr(record, "customer_id", None)
+    if customer_id is not None:
+        return {customer_id}
+    related = getattr(record, "customers", None)
+    if related is not None and hasattr(related, "values_list"):
+        return set(related.values_list("pk", flat=True))
+    return set()
+
+
+def seen_by_every_reader(host, named) -> bool:
+    """Whether everyone who may see ``host`` may also see ``named``: only then may the
+    host's journal (read by all of them) name it. Staff see what names no customer or
+    one they serve, so ``named`` must name no customer, or every customer of ``host``
+    (journal lines that name other records are internal: customer users never read
+    them)."""
+    theirs = customer_ids_of(named)
+    if not theirs:
+        return True
+    own = customer_ids_of(host)
+    return bool(own) and own <= theirs
+
+
+def name_in_journal(host, named, text=None):
+    """``named`` as ``host``'s journal may name it: ``text`` (its own name by default)
+    when every reader of the host may see it, else "one of the <records>" (each
+    reader finds those they may see on the host's page)."""
+    if seen_by_every_reader(host, named):
+        return str(named) if text is None else text
+    return str(_("one of the %(records)s") % {"records": named._meta.verbose_name_plural})
+
+
 def customer_allowed(user, customer_id) -> bool:
     """May the user act for this customer (e.g. log a record against it)?"""
     scope = scope_for(user)

@@ -17,7 +17,7 @@ from django_fsm import can_proceed
 
 from accord.core import history
 from accord.core.models import JournalEntry
-from accord.core.policy import can, restrict, scope_for
+from accord.core.policy import can, name_in_journal, restrict, scope_for, seen_by_every_reader
 from accord.core.records import StaleRecordError
 from accord.incidents.choices import Priority
 from accord.incidents.models import Incident
@@ -190,12 +190,15 @@ def _link(problem, incident, user):
     ProblemIncident.objects.create(problem=problem, incident=incident, linked_by=user)
     history.event(
         incident,
-        _("Linked to problem %(problem)s.") % {"problem": problem},
+        _("Linked to problem %(problem)s.") % {"problem": name_in_journal(incident, problem)},
         customer_visible=False,
     )
+    # A problem's readers may serve other customers than the incident's.
     history.event(
         problem,
-        _("Incident %(incident)s linked.") % {"incident": incident},
+        _("Incident %(incident)s linked.") % {"incident": incident}
+        if seen_by_every_reader(problem, incident)
+        else _("An incident linked (the problem's page lists those you may see)."),
         customer_visible=False,
     )
 
@@ -232,12 +235,15 @@ def unlink_incident(problem, user, incident):
             raise ValidationError({"incidents": _("This incident is not linked.")})
         history.event(
             incident,
-            _("No longer linked to problem %(problem)s.") % {"problem": problem},
+            _("No longer linked to problem %(problem)s.")
+            % {"problem": name_in_journal(incident, problem)},
             customer_visible=False,
         )
         history.event(
             problem,
-            _("Incident %(incident)s unlinked.") % {"incident": incident},
+            _("Incident %(incident)s unlinked.") % {"incident": incident}
+            if seen_by_every_reader(problem, incident)
+            else _("An incident unlinked."),
             customer_visible=False,
         )
 

@@ -535,3 +535,23 @@ def test_a_release_names_only_customers_the_user_serves(world, new_release):
         )
     assert exc.value.message_dict == {"customers": ["You do not serve Alpha Ltd."]}
     assert list(fresh(beta_only).customers.all()) == [world.customer_b]
+
+
+def test_the_release_journal_names_a_ci_only_if_all_its_readers_may_see_it(
+    world, new_release, approved_change, make_ci
+):
+    # A release of no customer is read by all staff; Alpha's CI is not seen by Beta's.
+    change = approved_change()
+    release = accepted(world, new_release(changes=[change]))
+    alpha_ci = make_ci("alphasecret-app", customers=[world.customer_a], version="1.0")
+    shared_ci = make_ci("shared-app", version="1.0")
+    with acting_as(world.agent_a, "test"):
+        for ci in (alpha_ci, shared_ci):
+            deployment = deployments.plan_deployment(
+                release, world.agent_a, ci=ci, change=change, planned_for=timezone.now()
+            )
+            deployments.complete_deployment(release, world.agent_a, deployment.pk)
+    text = " ".join(journal_of(release))
+    assert "alphasecret" not in text
+    assert "Deployed on one of the configuration items under" in text
+    assert "Deployed on shared-app under" in text

@@ -587,3 +587,26 @@ def test_old_graph_events_are_pruned_and_processes_reload(world, payroll, make_c
     # Reloaded from the tables: nothing lost, nothing counted twice.
     assert graph.impact(world.admin, [payroll["db"].pk]).total == 4
     assert prune_graph_events() == 0
+
+
+def test_journals_name_only_what_all_their_readers_may_see(client, world, make_ci, make_incident):
+    # A shared CI is seen by every member of staff: its journal must not name Beta's
+    # incident or Beta's CI to Alpha's agent; a CI of Beta's alone may name them.
+    shared = make_ci("core-router")
+    beta_ci = make_ci("beta-db", customers=[world.customer_b])
+    incident = make_incident(customer=world.customer_b, short_description="Betasecret outage")
+    with acting_as(world.admin, "test"):
+        actions.link_record(shared, incident, world.admin)
+        actions.link_record(beta_ci, incident, world.admin)
+        actions.add_relationship(world.admin, beta_ci, shared, R("depends-on"))
+    client.force_login(world.agent_a)
+    page = client.get(shared.get_absolute_url()).content.decode()
+    assert "Named on one of the incidents." in page
+    assert "Betasecret" not in page and incident.number not in page and "beta-db" not in page
+    assert f"Now used by configuration item #{beta_ci.pk}." in page
+    client.force_login(world.agent_b)
+    page = client.get(beta_ci.get_absolute_url()).content.decode()
+    assert f"Named on {incident}." in page and "Now depends on core-router." in page
+    # The incident's own journal names its CIs to Beta's staff, who may see them.
+    page = client.get(incident.get_absolute_url()).content.decode()
+    assert "Configuration item beta-db linked." in page

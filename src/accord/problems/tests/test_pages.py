@@ -591,6 +591,22 @@ def test_agents_see_and_link_only_their_customers(world, make_incident, raise_pr
     assert not alpha.incident_links.filter(incident=beta_incident).exists()
 
 
+def test_a_problem_of_two_customers_names_each_ones_incidents_to_nobody_else(
+    world, make_incident, raise_problem, as_user
+):
+    alpha = make_incident(short_description="Alphasecret relay stalls")
+    beta = make_incident(customer=world.customer_b, short_description="Betasecret relay stalls")
+    problem = raise_problem(incidents=[alpha, beta])
+    page = as_user(world.agent_a).get(problem.get_absolute_url()).content.decode()
+    assert alpha.number in page and beta.number not in page and "Betasecret" not in page
+    assert "Incident one of the incidents linked." not in page  # the wording reads well
+    page = as_user(world.agent_b).get(problem.get_absolute_url()).content.decode()
+    assert beta.number in page and alpha.number not in page and "Alphasecret" not in page
+    # Each incident's own journal names the problem: its staff may all see it.
+    page = as_user(world.agent_b).get(beta.get_absolute_url()).content.decode()
+    assert f"Linked to problem {problem}." in page
+
+
 # --- the incident side -----------------------------------------------------------------------
 def test_incident_page_raises_and_links_problems(world, make_incident, raise_problem, as_user):
     incident = make_incident(short_description="Printer jams")
