@@ -2,7 +2,7 @@
 three releases at different stages, written through the same actions a release
 manager's work goes through (so each has its history and journal):
 
-- Payroll 12.5, accepted and deployed: its change was approved by the Applications
+- Payroll monthly update 12.5, accepted and deployed: its change was approved by the Applications
   lead, and the go-live wrote version 12.5 to the payroll application in the CMDB,
   recorded as a live change under that change's number;
 - the Northwind customer portal 3.9, in acceptance, one criterion signed off;
@@ -17,6 +17,7 @@ import datetime as dt
 from accord.catalogue.models import Service
 from accord.cmdb.models import ConfigurationItem, LiveChange
 from accord.core.context import acting_as
+from accord.core.policy import restrict
 from accord.organizations.models import Customer
 from accord.users.models import Team, User
 
@@ -180,7 +181,7 @@ class _Releases:
             release = releases.create_release(
                 manager,
                 {
-                    "short_description": "Payroll 12.5",
+                    "short_description": "Payroll monthly update",
                     "release_version": "12.5",
                     "kind": "minor",
                     "description": "The vendor's update for this month: tax tables and "
@@ -189,6 +190,8 @@ class _Releases:
                     "review_days": 14,
                 },
                 services=[service],
+                # The customers of the multi-tenant application that its manager serves.
+                customers=list(restrict(app.customers.all(), manager)),
                 changes=[change],
             )
             for kind, target, start, end in (
@@ -268,7 +271,7 @@ class _Releases:
             release = releases.create_release(
                 manager,
                 {
-                    "short_description": "Northwind customer portal 3.9",
+                    "short_description": "Northwind customer portal",
                     "release_version": "3.9",
                     "kind": "minor",
                     "description": "Order templates; a one-page checkout.",
@@ -308,7 +311,7 @@ class _Releases:
             release = releases.create_release(
                 manager,
                 {
-                    "short_description": "ERP 2018 CU41",
+                    "short_description": "ERP cumulative update",
                     "release_version": "2018 CU41",
                     "kind": "minor",
                     "description": "Microsoft's cumulative update 41 for Dynamics NAV 2018.",

@@ -191,5 +191,11 @@ def _check_changes():
     done = Deployment.objects.filter(status="done").select_related("ci", "change").first()
     assert done.ci.attributes.get("version") == done.release.release_version
     assert LiveChange.objects.filter(ci=done.ci, change_reference=done.change.number).exists()
+    # Its customers are its CI's, so its journal may name the CI to all its readers.
+    assert JournalEntry.objects.filter(
+        object_id=done.release.pk,
+        content_type=ContentType.objects.get_for_model(Release),
+        body__startswith=f"Deployed on {done.ci.name} under",
+    ).exists()
     assert not restrict(Release.objects.all(), customer).exists()
     assert not Release.objects.filter(updated__gt=now).exists()
