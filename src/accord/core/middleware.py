@@ -1,6 +1,8 @@
-"""Request middleware: the actor of web writes, and a strict Content Security Policy."""
+"""Request middleware: the actor of web writes, a strict Content Security Policy, and
+no copies of signed-in pages kept by the browser."""
 
 from django.utils import timezone
+from django.utils.cache import patch_cache_control
 
 from .context import acting_as
 
@@ -43,4 +45,10 @@ class ContentSecurityPolicyMiddleware:
         policy = DOCS_CSP if request.path.startswith("/api/docs/") else CSP
         response.headers.setdefault("Content-Security-Policy", policy)
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and "Cache-Control" not in response:
+            # What a signed-in user sees is theirs and changes under them: the browser
+            # keeps no copy (none on disk, and "back" asks again instead of showing a
+            # page as it was before the actions taken on it).
+            patch_cache_control(response, private=True, no_store=True)
         return response
