@@ -1,11 +1,13 @@
 """REST API of releases (staff only): the records within the caller's scope with their
-plan, acceptance criteria, deployments and the incidents of their review; the
-lifecycle steps and the named approvers' sign-off go through ``releases``. Releases
-are planned and deployed on their pages; the API reads them and moves them on."""
+plan, acceptance criteria, deployments and the incidents of their review; and the
+work on them, through the same rules as the pages (``releases``, ``deployments``):
+lifecycle steps, plan stages, acceptance criteria and the named approvers' sign-off,
+deployments and their go-live, fail or roll-back, and the post-release review."""
 
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from accord.cmdb.models import ConfigurationItem
@@ -13,9 +15,10 @@ from accord.core.api import ReadOnlyRecordViewSet
 from accord.core.policy import restrict
 from accord.incidents.models import Incident
 
-from . import releases
-from .choices import Decision
+from . import deployments, releases
+from .choices import Decision, StageKind
 from .filters import ReleaseFilterSet
+from .forms_releases import DeploymentForm, LinkIncidentForm
 from .models import Change, Release
 
 MAX_VERSION = 2**31
@@ -153,17 +156,82 @@ class SignOffSerializer(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, max_length=1000)
 
 
+class StageInputSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=StageKind.choices)
+    target = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    starts_on = serializers.DateField()
+    ends_on = serializers.DateField()
+
+
+class CriterionInputSerializer(serializers.Serializer):
+    text = serializers.CharField(max_length=500)
+    approver = serializers.SlugRelatedField(
+        slug_field="username", queryset=releases.possible_approvers()
+    )
+
+
+class DeploymentInputSerializer(serializers.Serializer):
+    ci = serializers.CharField(max_length=200, help_text="The CI's name or id.")
+    change = serializers.CharField(max_length=30, help_text="One of the release's changes.")
+    planned_for = serializers.DateTimeField()
+    note = serializers.CharField(required=False, allow_blank=True, max_length=1000)
+
+
+STEPS = {
+    "done": deployments.complete_deployment,
+    "fail": deployments.fail_deployment,
+    "roll_back": deployments.roll_back,
+}
+
+
+class DeploymentStepSerializer(serializers.Serializer):
+    deployment = serializers.IntegerField(min_value=1, max_value=MAX_VERSION)
+    step = serializers.ChoiceField(choices=sorted(STEPS))
+    note = serializers.CharField(
+        required=False, allow_blank=True, max_length=1000, help_text="Needed to fail or roll back."
+    )
+
+
+class LinkIncidentSerializer(serializers.Serializer):
+    incident = serializers.CharField(max_length=30, help_text="Its number (INC0000123).")
+
+
+class ReviewSerializer(serializers.Serializer):
+    review_notes = serializers.CharField(max_length=20000)
+    version = serializers.IntegerField(min_value=1, max_value=MAX_VERSION)
+
+
+def _looked_up(form):
+    """The cleaned data of a form that finds records by name or number within what the
+    user may see, or a 400 naming the field."""
+    if not form.is_valid():
+        raise ValidationError({k: [str(m) for m in v] for k, v in form.errors.items()})
+    return form.cleaned_data
+
+
 class ReleaseViewSet(ReadOnlyRecordViewSet):
-    """Releases (staff only), read with their plan, acceptance, deployments and review;
-    ``transition`` moves one along its lifecycle, ``sign_off`` records a named
-    approver's decision on a criterion."""
+    """Releases (staff only), read with their plan, acceptance, deployments and review,
+    and worked on through their actions (each answers with the release as it now is)."""
 
     queryset = Release.objects.select_related("manager").prefetch_related(
         "services", "customers", "stages", "criteria__approver"
     )
     serializer_class = ReleaseSerializer
     filterset_class = ReleaseFilterSet
-    action_policy = {"transition": "change", "sign_off": "change"}
+    # Every action changes the release (sign_off also needs its named approver).
+    action_policy = dict.fromkeys(
+        (
+            "transition",
+            "sign_off",
+            "stages",
+            "criteria",
+            "deployments",
+            "deployment",
+            "incidents",
+            "review",
+        ),
+        "change",
+    )
 
     def _input(self, serializer_class, request):
         serializer = serializer_class(data=request.data)
@@ -203,5 +271,79 @@ class ReleaseViewSet(ReadOnlyRecordViewSet):
             data["criterion"],
             data["decision"],
             comment=data.get("comment", ""),
+        )
+        return self._reply(release)
+
+    @extend_schema(request=StageInputSerializer, responses=ReleaseSerializer)
+    @action(detail=True, methods=["post"])
+    def stages(self, request, pk=None):
+        """Add a stage to the plan (build, test, acceptance or a roll-out wave by
+        location or CI group); it may not end before it starts."""
+        release = self.get_object()
+        data = self._input(StageInputSerializer, request)
+        releases.add_stage(
+            release,
+            request.user,
+            kind=data["kind"],
+            target=data.get("target", ""),
+            starts_on=data["starts_on"],
+            ends_on=data["ends_on"],
+        )
+        return self._reply(release)
+
+    @extend_schema(request=CriterionInputSerializer, responses=ReleaseSerializer)
+    @action(detail=True, methods=["post"])
+    def criteria(self, request, pk=None):
+        """Add an acceptance criterion and the member of staff who signs it off."""
+        release = self.get_object()
+        data = self._input(CriterionInputSerializer, request)
+        releases.add_criterion(release, request.user, text=data["text"], approver=data["approver"])
+        return self._reply(release)
+
+    @extend_schema(request=DeploymentInputSerializer, responses=ReleaseSerializer)
+    @action(detail=True, methods=["post"])
+    def deployments(self, request, pk=None):
+        """Plan the release on a CI, authorised by one of its changes."""
+        release = self.get_object()
+        data = self._input(DeploymentInputSerializer, request)
+        found = _looked_up(DeploymentForm(data, user=request.user))
+        deployments.plan_deployment(
+            release,
+            request.user,
+            ci=found["ci"],
+            change=found["change"],
+            planned_for=found["planned_for"],
+            note=found["note"],
+        )
+        return self._reply(release)
+
+    @extend_schema(request=DeploymentStepSerializer, responses=ReleaseSerializer)
+    @action(detail=True, methods=["post"])
+    def deployment(self, request, pk=None):
+        """One deployment goes live (``done``: the CI's version is written under its
+        authorising change), ``fail``s or is rolled back (``roll_back``)."""
+        release = self.get_object()
+        data = self._input(DeploymentStepSerializer, request)
+        STEPS[data["step"]](release, request.user, data["deployment"], note=data.get("note", ""))
+        return self._reply(release)
+
+    @extend_schema(request=LinkIncidentSerializer, responses=ReleaseSerializer)
+    @action(detail=True, methods=["post"])
+    def incidents(self, request, pk=None):
+        """Link an incident the caller may see to the post-release review."""
+        release = self.get_object()
+        data = self._input(LinkIncidentSerializer, request)
+        found = _looked_up(LinkIncidentForm(data, user=request.user))
+        releases.link_incident(release, request.user, found["incident"])
+        return self._reply(release)
+
+    @extend_schema(request=ReviewSerializer, responses=ReleaseSerializer)
+    @action(detail=True, methods=["post"])
+    def review(self, request, pk=None):
+        """Record the post-release review of a deployed release, completing it."""
+        release = self.get_object()
+        data = self._input(ReviewSerializer, request)
+        releases.review(
+            release, request.user, data["review_notes"], expected_version=data["version"]
         )
         return self._reply(release)

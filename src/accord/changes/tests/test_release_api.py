@@ -112,3 +112,76 @@ def test_the_lifecycle_and_sign_off_follow_the_rules(world, api_as, new_release)
         ).status_code
         == 403
     )
+
+
+def test_a_release_is_planned_accepted_deployed_and_reviewed_through_the_api(
+    world, api_as, new_release, approved_change, make_ci, make_incident
+):
+    from accord.cmdb.models import ConfigurationItem, LiveChange
+
+    change = approved_change()
+    ci = make_ci("relay-app", customers=[world.customer_a], version="1.9")
+    release = new_release(changes=[change])
+    client = api_as(world.agent_a)
+    url = f"{URL}{release.pk}"
+
+    def post(action, body, who=client):
+        return who.post(f"{url}/{action}/", body, format="json")
+
+    def version():
+        return Release.objects.get(pk=release.pk).version
+
+    # The plan: a stage ending before it starts is refused on the field.
+    bad = post("stages", {"kind": "build", "starts_on": "2026-12-05", "ends_on": "2026-12-01"})
+    assert bad.status_code == 400 and "ends_on" in bad.json()
+    body = post(
+        "stages",
+        {"kind": "rollout", "target": "HQ", "starts_on": "2026-12-01", "ends_on": "2026-12-02"},
+    ).json()
+    assert body["stages"][0]["target"] == "HQ"
+    assert post("criteria", {"text": "Mail flows", "approver": "nobody"}).status_code == 400
+    body = post("criteria", {"text": "Mail flows", "approver": world.manager_a.username}).json()
+    criterion = body["criteria"][0]["id"]
+    # A deployment names a CI and a change the caller may see, of this release.
+    assert (
+        post(
+            "deployments",
+            {"ci": "no-such-ci", "change": change.number, "planned_for": "2026-12-01T22:00"},
+        ).status_code
+        == 400
+    )
+    body = post(
+        "deployments",
+        {"ci": "relay-app", "change": change.number.lower(), "planned_for": "2026-12-01T22:00:00Z"},
+    ).json()
+    [row] = body["deployments"]
+    assert row["ci_name"] == "relay-app" and row["status"] == "planned"
+    # Going live before acceptance is refused; nothing is written to the CI.
+    refused = post("deployment", {"deployment": row["id"], "step": "done"})
+    assert refused.status_code == 400 and "not accepted" in str(refused.json())
+    assert ConfigurationItem.objects.get(pk=ci.pk).attributes["version"] == "1.9"
+    for name in ("start_build", "start_test", "start_acceptance"):
+        assert post("transition", {"name": name, "version": version()}).status_code == 200
+    manager = api_as(world.manager_a)
+    signed = post("sign_off", {"criterion": criterion, "decision": "approve"}, manager)
+    assert signed.status_code == 200
+    assert post("transition", {"name": "accept", "version": version()}).status_code == 200
+    body = post("deployment", {"deployment": row["id"], "step": "done", "note": "ok"}).json()
+    assert body["deployments"][0]["status"] == "done" and body["status"] == "deploying"
+    assert ConfigurationItem.objects.get(pk=ci.pk).attributes["version"] == "2.0"
+    assert LiveChange.objects.filter(ci=ci, change_reference=change.number).exists()
+    assert post("deployment", {"deployment": row["id"], "step": "fly"}).status_code == 400
+    assert post("transition", {"name": "mark_deployed", "version": version()}).status_code == 200
+    # The review: an incident linked by hand (one of another customer is not found).
+    mine = make_incident(customer=world.customer_a)
+    theirs = make_incident(customer=world.customer_b)
+    assert post("incidents", {"incident": theirs.number}).status_code == 400
+    assert post("incidents", {"incident": mine.number}).json()["incidents"] == [mine.number]
+    assert post("review", {"review_notes": "", "version": version()}).status_code == 400
+    body = post("review", {"review_notes": "Quiet roll-out.", "version": version()}).json()
+    assert body["status"] == ReleaseStatus.REVIEWED and body["review_notes"] == "Quiet roll-out."
+    # Another customer's agent finds nothing of that customer's release.
+    alpha = new_release(customers=[world.customer_a])
+    for action in ("stages", "criteria", "deployments", "deployment", "incidents", "review"):
+        r = api_as(world.agent_b).post(f"{URL}{alpha.pk}/{action}/", {}, format="json")
+        assert r.status_code == 404, action
