@@ -20,13 +20,13 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accord.core.policy import restrict, scope_for
+from accord.core.policy import can, restrict, scope_for
 from accord.incidents.choices import Urgency
 from accord.incidents.models import Category, Incident
 
 from . import actions
 from .choices import ClusterKind, Origin
-from .models import Problem, ProblemIncident, TrendCluster, TrendRun
+from .models import Problem, ProblemIncident, TrendCluster, TrendDismissal, TrendRun
 from .trends import may_start, may_view
 
 
@@ -45,6 +45,7 @@ class ClusterView:
     last_seen: datetime.datetime | None = None
     latest_id: int | None = None  # the user's latest and earliest stored members
     earliest_id: int | None = None
+    dismissal: TrendDismissal | None = None  # set aside by the problem managers
 
     def __post_init__(self):
         self.first_seen = self.first_seen or self.cluster.first_seen
@@ -223,9 +224,10 @@ def latest_run(user, run_id=None):
     return runs.order_by("-created", "-id").first()
 
 
-def visible_clusters(run, user, kind=None):
+def visible_clusters(run, user, kind=None, *, dismissed=False):
     """The run's clusters as the user may see them, ranked by their count and impact
-    score for that user; clusters with nothing the user may see are left out."""
+    score for that user; clusters with nothing the user may see are left out, and so
+    are those set aside (``dismissed=True``: only those)."""
     scope = scope_for(user)
     if run is None or scope is None or not scope.is_staff:
         return []
@@ -233,12 +235,16 @@ def visible_clusters(run, user, kind=None):
     if kind:
         rows = rows.filter(kind=kind)
     rows = rows.defer("members")
+    set_aside = active_dismissals()
+    rows = [c for c in rows if ((c.kind, c.key) in set_aside) == dismissed]
     if scope.all_customers:
         seen = [ClusterView(c, None, c.count, c.impact_score) for c in rows]
     else:
         parts = _visible_parts(run, scope.customer_ids, kind)
         seen = [_figures(c, *parts[c.pk]) for c in rows if c.pk in parts]
     seen = [v for v in seen if v is not None]
+    for v in seen:
+        v.dismissal = set_aside.get((v.cluster.kind, v.cluster.key))
     problem_ids = {v.cluster.problem_id for v in seen if v.cluster.problem_id}
     problems = {p.pk: p for p in restrict(Problem.objects.filter(pk__in=problem_ids), user)}
     for v in seen:
@@ -262,8 +268,66 @@ def cluster_for(user, pk):
         view.members = cluster.members or []
     if cluster.problem_id:
         view.problem = restrict(Problem.objects.filter(pk=cluster.problem_id), user).first()
+    view.dismissal = active_dismissals().get((cluster.kind, cluster.key))
     own_dates([view])
     return view
+
+
+# --- trends set aside ----------------------------------------------------------------------
+def active_dismissals(today=None):
+    """{(kind, key): dismissal} of the trends set aside today."""
+    today = today or timezone.localdate()
+    return {
+        (d.kind, d.key): d
+        for d in TrendDismissal.objects.select_related("dismissed_by")
+        if d.active_on(today)
+    }
+
+
+def may_dismiss(user):
+    scope = scope_for(user)
+    return scope is not None and not scope.read_only and can(user, "add", TrendDismissal)
+
+
+def dismiss(user, cluster_pk, *, reason, until=None):
+    """Set a cluster's trend aside (its kind and what it shares), saying why; later
+    runs list its clusters apart until ``until`` (if given) or until restored."""
+    if not may_dismiss(user):
+        raise PermissionDenied
+    view = cluster_for(user, cluster_pk)
+    if view is None:
+        raise ValidationError({"cluster": _("No such cluster.")})
+    reason = (reason or "").strip()
+    errors = {}
+    if not reason:
+        errors["reason"] = _("Say why this trend is set aside.")
+    if until is not None and until <= timezone.localdate():
+        errors["until"] = _("Give a day after today, or leave it empty.")
+    if errors:
+        raise ValidationError(errors)
+    cluster = view.cluster
+    with transaction.atomic():
+        dismissal = TrendDismissal.objects.filter(kind=cluster.kind, key=cluster.key).first()
+        if dismissal is None:
+            dismissal = TrendDismissal(kind=cluster.kind, key=cluster.key)
+        dismissal.label = cluster.label[:300]
+        dismissal.reason = reason[:2000]
+        dismissal.until = until
+        dismissal.dismissed_by = user
+        dismissal.save()
+    return dismissal
+
+
+def restore(user, dismissal_pk):
+    """Bring a trend set aside back among the others."""
+    if not may_dismiss(user):
+        raise PermissionDenied
+    dismissal = TrendDismissal.objects.filter(pk=dismissal_pk).first()
+    if dismissal is None:
+        raise ValidationError({"dismissal": _("This trend is not set aside.")})
+    with transaction.atomic():
+        dismissal.delete()
+    return dismissal
 
 
 # --- raising a problem from a cluster -------------------------------------------------

@@ -602,3 +602,50 @@ class TrendCluster(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()}: {self.label} ({self.count})"
+
+
+class TrendDismissal(Record):
+    """A trend the problem managers looked at and set aside, with their reason: its
+    clusters (same kind, same service, CI, category or words) are listed apart from
+    the others in every later run, until the given day if one is set."""
+
+    kind = models.CharField(_("kind"), max_length=10, choices=ClusterKind.choices)
+    key = models.CharField(max_length=200)
+    label = models.CharField(_("trend"), max_length=300)
+    reason = models.TextField(_("why it is set aside"), max_length=2000)
+    until = models.DateField(
+        _("show it again from"),
+        null=True,
+        blank=True,
+        help_text=_("Leave empty to set it aside until someone restores it."),
+    )
+    dismissed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("set aside by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    # The provider's own judgement: staff see it; problem managers make and undo it.
+    permissions = {
+        "view": STAFF_ROLES,
+        "add": frozenset({Role.ADMINISTRATOR, Role.MANAGER, Role.OWNER}),
+        "change": frozenset({Role.ADMINISTRATOR, Role.MANAGER, Role.OWNER}),
+        "delete": frozenset({Role.ADMINISTRATOR, Role.MANAGER, Role.OWNER}),
+    }
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        constraints = [models.UniqueConstraint(fields=["kind", "key"], name="trend_dismissed_once")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.label}"
+
+    @classmethod
+    def scope_condition(cls, scope):
+        return Q() if scope.is_staff else Q(pk__in=[])
+
+    def active_on(self, day):
+        return self.until is None or day < self.until

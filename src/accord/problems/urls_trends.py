@@ -23,5 +23,15 @@ urlpatterns = [
         views_trends.TrendRaiseView.as_view(),
         name="trend_raise",
     ),
+    path(
+        "trends/clusters/<int:pk>/dismiss/",
+        views_trends.TrendDismissView.as_view(),
+        name="trend_dismiss",
+    ),
+    path(
+        "trends/set-aside/<int:pk>/restore/",
+        views_trends.TrendRestoreView.as_view(),
+        name="trend_restore",
+    ),
     path("reports/", views_reports.ReportsView.as_view(), name="reports"),
 ]

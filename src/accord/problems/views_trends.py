@@ -93,7 +93,13 @@ class TrendView(StaffOnlyMixin, LoginRequiredMixin, View):
         if run_id and run is None:
             raise Http404
         kind = _kind(request)
-        seen = clusters.visible_clusters(run, user, kind or None)
+        set_aside = request.GET.get("view") == "dismissed"
+        seen = clusters.visible_clusters(run, user, kind or None, dismissed=set_aside)
+        dismissed_count = (
+            len(seen)
+            if set_aside
+            else len(clusters.visible_clusters(run, user, kind or None, dismissed=True))
+        )
         page = Paginator(seen, PAGE).get_page(request.GET.get("page"))
         clusters.own_dates(page.object_list)
         for view in page.object_list:
@@ -108,6 +114,9 @@ class TrendView(StaffOnlyMixin, LoginRequiredMixin, View):
             "kind": kind,
             "kinds": ClusterKind.choices,
             "total": len(seen),
+            "set_aside": set_aside,
+            "dismissed_count": dismissed_count,
+            "can_dismiss": clusters.may_dismiss(user),
             "recent": recent,
             "can_start": trends.may_start(user),
             "member_cap": trends.MEMBER_CAP,
@@ -157,10 +166,26 @@ class TrendStatusView(StaffOnlyMixin, LoginRequiredMixin, View):
         return render(request, "problems/trend_status.html", context)
 
 
+class DismissForm(forms.Form):
+    reason = forms.CharField(
+        label=gettext_lazy("Why it is set aside"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=gettext_lazy("E.g. expected demand, or covered by a change already planned."),
+        error_messages={"required": gettext_lazy("Say why this trend is set aside.")},
+    )
+    until = forms.DateField(
+        label=gettext_lazy("Show it again from"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=gettext_lazy("Leave empty to set it aside until someone restores it."),
+    )
+
+
 class TrendClusterView(StaffOnlyMixin, LoginRequiredMixin, View):
     """A cluster's incidents that the user may see."""
 
-    def get(self, request, pk):
+    def get(self, request, pk, dismiss_form=None, status=200):
         view = clusters.cluster_for(request.user, pk)
         if view is None or not trends.may_view(request.user):
             raise Http404
@@ -186,7 +211,10 @@ class TrendClusterView(StaffOnlyMixin, LoginRequiredMixin, View):
                 "can_start": trends.may_start(request.user),
                 "problem_url": _problem_url(view.problem) if view.problem else None,
                 "member_cap": trends.MEMBER_CAP,
+                "can_dismiss": clusters.may_dismiss(request.user),
+                "dismiss_form": dismiss_form or DismissForm(),
             },
+            status=status,
         )
 
 
@@ -215,3 +243,49 @@ class TrendRaiseView(StaffOnlyMixin, LoginRequiredMixin, View):
             ) % {"n": skipped}
         messages.success(request, text)
         return redirect(_problem_url(problem) or target)
+
+
+class TrendDismissView(StaffOnlyMixin, LoginRequiredMixin, View):
+    """Set a cluster's trend aside, with the reason; later runs list it apart."""
+
+    def post(self, request, pk):
+        if not clusters.may_dismiss(request.user):
+            raise PermissionDenied
+        form = DismissForm(request.POST)
+        if form.is_valid():
+            try:
+                dismissal = clusters.dismiss(
+                    request.user,
+                    pk,
+                    reason=form.cleaned_data["reason"],
+                    until=form.cleaned_data["until"],
+                )
+            except ValidationError as exc:
+                if "cluster" in exc.message_dict:
+                    raise Http404 from None
+                for field, errors in exc.message_dict.items():
+                    for error in errors:
+                        form.add_error(field if field in form.fields else None, error)
+            else:
+                messages.success(
+                    request,
+                    _("Trend “%(label)s” set aside: its clusters are listed apart.")
+                    % {"label": dismissal.label},
+                )
+                return redirect(reverse("problems:trends"))
+        return TrendClusterView().get(request, pk, dismiss_form=form, status=400)
+
+
+class TrendRestoreView(StaffOnlyMixin, LoginRequiredMixin, View):
+    """Bring a trend set aside back among the others."""
+
+    def post(self, request, pk):
+        if not clusters.may_dismiss(request.user):
+            raise PermissionDenied
+        try:
+            clusters.restore(request.user, pk)
+        except ValidationError:
+            raise Http404 from None
+        # Not named: its label may name a CI of a customer the user does not serve.
+        messages.success(request, _("Trend restored: its clusters are listed again."))
+        return redirect(reverse("problems:trends") + "?view=dismissed")

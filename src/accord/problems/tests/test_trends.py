@@ -430,3 +430,54 @@ def test_raise_problem_from_the_page(world, incidents, client):
     assert problem.number in page.content.decode()
     client.force_login(world.auditor)
     assert client.post(reverse("problems:trend_raise", args=[cluster.pk])).status_code == 403
+
+
+def test_a_trend_set_aside_is_listed_apart_in_later_runs_until_restored(world, incidents, client):
+    incidents(3, service=world.service, short_description="Mailbox full")
+    first = run(world.admin)
+    mail = stored(first, ClusterKind.SERVICE)[str(world.service.pk)]
+    # Agents may not set trends aside; a reason is required; the day must be ahead.
+    with acting_as(world.agent_a, "test"), pytest.raises(PermissionDenied):
+        clusters.dismiss(world.agent_a, mail.pk, reason="noise")
+    client.force_login(world.manager_a)
+    url = reverse("problems:trend_dismiss", args=[mail.pk])
+    refused = client.post(url, {"reason": " "})
+    assert refused.status_code == 400 and "Say why this trend is set aside." in (
+        refused.content.decode()
+    )
+    yesterday = timezone.localdate() - datetime.timedelta(days=1)
+    refused = client.post(url, {"reason": "Expected", "until": yesterday.isoformat()})
+    assert refused.status_code == 400 and "Give a day after today" in refused.content.decode()
+    assert client.post(url, {"reason": "Mailbox quotas: expected demand"}).status_code == 302
+    # The next run's cluster of the same service is listed apart, with the reason.
+    incidents(1, service=world.service, short_description="Mailbox full again")
+    second = run(world.admin)
+    again = stored(second, ClusterKind.SERVICE)[str(world.service.pk)]
+    assert clusters.visible_clusters(second, world.agent_a, ClusterKind.SERVICE) == []
+    [apart] = clusters.visible_clusters(second, world.agent_a, dismissed=True)
+    assert apart.cluster == again and apart.dismissal.reason.startswith("Mailbox quotas")
+    page = client.get(reverse("problems:trends")).content.decode()
+    assert f'data-cluster="{again.pk}"' not in page and "Set aside" in page
+    page = client.get(reverse("problems:trends"), {"view": "dismissed"}).content.decode()
+    assert f'data-cluster="{again.pk}"' in page and "Mailbox quotas" in page
+    # Customers and other staff cannot restore it; the manager can.
+    dismissal = apart.dismissal
+    client.force_login(world.agent_a)
+    restore = reverse("problems:trend_restore", args=[dismissal.pk])
+    assert client.post(restore).status_code == 403
+    client.force_login(world.manager_a)
+    assert client.post(restore).status_code == 302
+    back = clusters.visible_clusters(second, world.agent_a, ClusterKind.SERVICE)
+    assert [v.cluster for v in back] == [again]
+    assert clusters.visible_clusters(second, world.agent_a, dismissed=True) == []
+
+
+def test_a_trend_set_aside_until_a_day_comes_back_on_that_day(world, incidents):
+    incidents(3, service=world.service, short_description="Mailbox full")
+    result = run(world.admin)
+    mail = stored(result, ClusterKind.SERVICE)[str(world.service.pk)]
+    soon = timezone.localdate() + datetime.timedelta(days=7)
+    with acting_as(world.manager_a, "test"):
+        clusters.dismiss(world.manager_a, mail.pk, reason="Known, wait a week", until=soon)
+    assert (mail.kind, mail.key) in clusters.active_dismissals()
+    assert (mail.kind, mail.key) not in clusters.active_dismissals(today=soon)
