@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import urls_audits, urls_baselines, urls_graph, urls_imports, views
+from . import urls_audits, urls_baselines, urls_graph, urls_imports, views, views_types
 
 app_name = "cmdb"
 urlpatterns = [
@@ -23,7 +23,10 @@ urlpatterns = [
         name="ci_relationship_remove",
     ),
     path("types/", views.TypeListView.as_view(), name="type_list"),
+    path("types/new/", views_types.TypeEditView.as_view(), name="type_create"),
     path("types/<int:pk>/", views.TypeDetailView.as_view(), name="type_detail"),
+    path("types/<int:pk>/edit/", views_types.TypeEditView.as_view(), name="type_edit"),
+    path("types/<int:pk>/delete/", views_types.TypeDeleteView.as_view(), name="type_delete"),
     path(
         "affected/<int:content_type_id>/<int:object_id>/",
         views.AffectedCIView.as_view(),

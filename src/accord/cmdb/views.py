@@ -344,6 +344,7 @@ class TypeDetailView(StaffOnlyMixin, LoginRequiredMixin, View):
                 "definitions": ci_type.attribute_definitions.select_related("reference_type"),
                 "count": restrict(ci_type.items.all(), request.user).count(),
                 "is_admin": can(request.user, "change", CIType),
+                "timeline": timeline(ci_type, request.user),
             },
         )
 
