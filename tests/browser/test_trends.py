@@ -105,6 +105,44 @@ def test_agent_runs_the_analysis_and_raises_a_problem(page, sign_in, world, hist
     expect(page.locator("#clusters").get_by_role("link", name=problem.number)).to_be_visible()
 
 
+def test_a_manager_sets_a_trend_aside_and_restores_it(page, sign_in, world, history, screenshot):
+    from accord.core.context import acting_as
+    from accord.problems import trends
+
+    with acting_as(world.admin, "test"):
+        run = trends.start_run(world.admin, window_days=30)
+    trends.run_trends(run.pk)
+    sign_in("manager_a")
+    page.goto("/problems/trends/")
+    rows = page.locator("#clusters tbody tr")
+    expect(rows).to_have_count(3)
+    rows.filter(has_text="badge").get_by_role("link").click()
+    page.get_by_text("Set this trend aside").click()
+    # Without a reason it is refused beside the field; then with the keyboard.
+    page.allow_http_errors(400)
+    page.get_by_role("button", name="Set aside").click()
+    expect(page.get_by_text("Say why this trend is set aside.")).to_be_visible()
+    page.get_by_label("Why it is set aside").fill("Gate readers are replaced next week.")
+    page.get_by_role("button", name="Set aside").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("alert").filter(has_text="set aside")).to_be_visible()
+    expect(rows).to_have_count(2)
+    expect(page.locator("#clusters")).not_to_contain_text("badge")
+    tab = page.get_by_role("link", name=re.compile(r"Set aside\s+1"))
+    tab.click()
+    expect(rows).to_have_count(1)
+    expect(tab).to_have_attribute("aria-current", "page")
+    expect(page.get_by_role("link", name="All", exact=True)).not_to_have_attribute(
+        "aria-current", "page"
+    )
+    expect(rows.first).to_contain_text("Gate readers are replaced next week.")
+    screenshot(page, "set-aside")
+    rows.first.get_by_role("button", name=re.compile("Restore the trend")).click()
+    expect(page.get_by_role("alert").filter(has_text="Trend restored")).to_be_visible()
+    page.goto("/problems/trends/")
+    expect(rows).to_have_count(3)
+
+
 def test_a_running_run_is_followed_until_it_ends(page, sign_in, world, screenshot):
     now = timezone.now()
     run = TrendRun.objects.create(
