@@ -4,6 +4,7 @@ work on them, through the same rules as the pages (``releases``, ``deployments``
 lifecycle steps, plan stages, acceptance criteria and the named approvers' sign-off,
 deployments and their go-live, fail or roll-back, and the post-release review."""
 
+from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.decorators import action
@@ -14,12 +15,13 @@ from accord.cmdb.models import ConfigurationItem
 from accord.core.api import ReadOnlyRecordViewSet
 from accord.core.policy import restrict
 from accord.incidents.models import Incident
+from accord.organizations.models import Customer
 
 from . import deployments, releases
 from .choices import Decision, StageKind
 from .filters import ReleaseFilterSet
 from .forms_releases import DeploymentForm, LinkIncidentForm
-from .models import Change, Release
+from .models import Change, Deployment, Release, ReleaseIncident
 
 MAX_VERSION = 2**31
 
@@ -55,7 +57,7 @@ class DeploymentSerializer(serializers.Serializer):
 
 class ReleaseSerializer(serializers.ModelSerializer):
     services = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
-    customers = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    customers = serializers.SerializerMethodField()
     manager = serializers.SlugRelatedField(slug_field="username", read_only=True)
     changes = serializers.SerializerMethodField()
     stages = StageSerializer(many=True, read_only=True)
@@ -97,27 +99,45 @@ class ReleaseSerializer(serializers.ModelSerializer):
     def _user(self):
         return self.context["request"].user
 
+    def _seen(self, model):
+        """The pks of ``model`` named by the releases being shown that the caller may
+        see: one query per model for the whole page (the relations come prefetched)."""
+        cache = self.context.setdefault("_seen", {})
+        if model not in cache:
+            page = self.parent.instance if self.parent is not None else [self.instance]
+            ids = set()
+            for release in page:
+                if model is Customer:
+                    ids |= {c.pk for c in release.customers.all()}
+                elif model is Change:
+                    ids |= {c.pk for c in release.changes.all()}
+                    ids |= {d.change_id for d in release.deployments.all() if d.change_id}
+                elif model is ConfigurationItem:
+                    ids |= {d.ci_id for d in release.deployments.all()}
+                else:
+                    ids |= {link.incident_id for link in release.incident_links.all()}
+            cache[model] = set(
+                restrict(model.objects.filter(pk__in=ids), self._user()).values_list(
+                    "pk", flat=True
+                )
+            )
+        return cache[model]
+
+    def get_customers(self, release) -> list[int]:
+        """The customers the caller serves (others are neither named nor counted)."""
+        seen = self._seen(Customer)
+        return sorted(c.pk for c in release.customers.all() if c.pk in seen)
+
     def get_changes(self, release) -> list[str]:
-        visible = restrict(Change.objects.filter(releases=release), self._user())
-        return list(visible.order_by("pk").values_list("number", flat=True))
+        seen = self._seen(Change)
+        return [c.number for c in sorted(release.changes.all(), key=lambda c: c.pk) if c.pk in seen]
 
     @extend_schema_field(DeploymentSerializer(many=True))
     def get_deployments(self, release):
-        deployments = list(release.deployments.select_related("change"))
-        seen = set(
-            restrict(
-                ConfigurationItem.objects.filter(pk__in=[d.ci_id for d in deployments]),
-                self._user(),
-            ).values_list("pk", flat=True)
-        )
-        changes = set(
-            restrict(
-                Change.objects.filter(pk__in=[d.change_id for d in deployments if d.change_id]),
-                self._user(),
-            ).values_list("pk", flat=True)
-        )
+        seen = self._seen(ConfigurationItem)
+        changes = self._seen(Change)
         rows = []
-        for d in deployments:
+        for d in release.deployments.all():
             visible = d.ci_id in seen
             rows.append(
                 {
@@ -137,8 +157,9 @@ class ReleaseSerializer(serializers.ModelSerializer):
     def get_incidents(self, release) -> list[str]:
         """The review's incidents the caller may see (others are neither named nor
         counted)."""
-        linked = Incident.objects.filter(release_links__release=release)
-        return list(restrict(linked, self._user()).order_by("pk").values_list("number", flat=True))
+        seen = self._seen(Incident)
+        links = sorted(release.incident_links.all(), key=lambda link: link.incident_id)
+        return [link.incident.number for link in links if link.incident_id in seen]
 
     def get_accepted(self, release) -> bool:
         return not releases.acceptance_blockers(release)
@@ -214,7 +235,13 @@ class ReleaseViewSet(ReadOnlyRecordViewSet):
     and worked on through their actions (each answers with the release as it now is)."""
 
     queryset = Release.objects.select_related("manager").prefetch_related(
-        "services", "customers", "stages", "criteria__approver"
+        "services",
+        "customers",
+        "stages",
+        "criteria__approver",
+        "changes",
+        Prefetch("deployments", queryset=Deployment.objects.select_related("ci", "change")),
+        Prefetch("incident_links", queryset=ReleaseIncident.objects.select_related("incident")),
     )
     serializer_class = ReleaseSerializer
     filterset_class = ReleaseFilterSet

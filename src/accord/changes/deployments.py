@@ -304,10 +304,16 @@ def roll_back(release, user, deployment_id, *, note=""):
 
 def remove_deployment(release, user, deployment_id):
     _allowed(user, release)
-    deployment = _deployment_of(release, deployment_id)
-    if deployment.status != DeploymentStatus.PLANNED:
-        _refuse("deployment", _("Only a planned deployment can be removed; this one is recorded."))
     with transaction.atomic():
+        # A go-live at the same time locks the release too: one of them waits.
+        release = _lock(release)
+        _require_planning(release, "deployment")
+        deployment = _deployment_of(release, deployment_id)
+        if deployment.status != DeploymentStatus.PLANNED:
+            _refuse(
+                "deployment",
+                _("Only a planned deployment can be removed; this one is recorded."),
+            )
         deployment.delete()
         _note(
             release,

@@ -63,7 +63,9 @@ def split_references(text):
 
 
 def _as_key(ref):
-    return int(ref) if ref.isascii() and ref.isdigit() and 0 < int(ref) <= MAX_KEY else None
+    if not (ref.isascii() and ref.isdigit() and len(ref) <= 19):
+        return None
+    return int(ref) if 0 < int(ref) <= MAX_KEY else None
 
 
 def resolve_records(model, user, refs):

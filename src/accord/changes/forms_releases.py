@@ -20,6 +20,7 @@ from . import releases
 from .choices import Decision, ReleaseKind, StageKind
 from .forms import (
     DATETIME,
+    MAX_KEY,
     MAX_REFERENCES,
     no_record_message,
     resolve_cis,
@@ -31,6 +32,22 @@ from .models import Change, ReleasePolicy
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 VERSION = {"widget": forms.HiddenInput, "min_value": 1, "max_value": 2**31}
+
+
+class KeyedMultipleChoiceField(forms.ModelMultipleChoiceField):
+    """Rows chosen by id: an id no row can have is refused before the database is asked
+    (a number past its integer range would fail there)."""
+
+    def _check_values(self, value):
+        for pk in value:
+            text = str(pk)
+            if not (text.isascii() and text.isdigit() and len(text) <= 19 and int(text) <= MAX_KEY):
+                raise ValidationError(
+                    self.error_messages["invalid_pk_value"],
+                    code="invalid_pk_value",
+                    params={"pk": text[:20]},
+                )
+        return super()._check_values(value)
 
 
 class ReleaseForm(forms.Form):
@@ -45,12 +62,12 @@ class ReleaseForm(forms.Form):
     manager = forms.ModelChoiceField(
         label=_("Release manager"), queryset=releases.possible_approvers(), required=False
     )
-    services = forms.ModelMultipleChoiceField(
+    services = KeyedMultipleChoiceField(
         label=_("Services"),
         queryset=Service.objects.none(),
         widget=forms.SelectMultiple(attrs={"size": 4}),
     )
-    customers = forms.ModelMultipleChoiceField(
+    customers = KeyedMultipleChoiceField(
         label=_("Customers"),
         queryset=Customer.objects.none(),
         required=False,

@@ -410,6 +410,14 @@ def sign_off(release, user, criterion_id, decision, *, comment=""):
     if decision == Decision.REJECT and not comment:
         raise ValidationError({"comment": _("Say why you reject it.")})
     with transaction.atomic():
+        # A rebuild or an acceptance at the same time: decide on the release as it is.
+        release = _lock(release)
+        if release.status != S.ACCEPTANCE:
+            _refuse(
+                "decision",
+                _("Criteria are signed off while the release is in acceptance; it is %(status)s.")
+                % {"status": _status_label(release)},
+            )
         criterion.decision = decision
         criterion.comment = comment[:1000]
         criterion.decided_at = timezone.now()

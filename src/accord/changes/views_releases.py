@@ -104,9 +104,8 @@ class ReleaseCreateView(ReleaseFormView):
         initial = {"manager": request.user.pk}
         refs = request.GET.getlist("change")[:50]
         if refs:
-            found = restrict(
-                Change.objects.filter(pk__in=[r for r in refs if r.isdigit()]), request.user
-            )
+            ids = [key for key in map(_int, refs) if key is not None]
+            found = restrict(Change.objects.filter(pk__in=ids), request.user)
             initial["changes"] = ", ".join(c.number for c in found.order_by("pk"))
             initial["services"] = sorted(set(found.values_list("services", flat=True)) - {None})
         return self.render_form(ReleaseForm(user=request.user, initial=initial))
@@ -349,8 +348,10 @@ class ReleaseDetailView(StaffOnlyMixin, LoginRequiredMixin, View):
 
 
 def _int(value):
+    """A posted id, or None (a long string is not converted: that alone would fail)."""
     text = str(value or "")
-    return int(text) if text.isascii() and text.isdigit() and int(text) < 2**63 else None
+    ok = text.isascii() and text.isdigit() and len(text) <= 19
+    return int(text) if ok and int(text) < 2**63 else None
 
 
 class ReleaseActionView(FormActionView):

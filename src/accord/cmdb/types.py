@@ -177,6 +177,9 @@ def _check_rows(ci_type, rows, existing, add):
     """The rows as definitions (existing ones changed in place, unsaved), with the
     model's own checks and unique keys; errors go to ``add``."""
     planned, seen = [], {}
+    # Attributes the rows leave out stay as they are: their keys are taken.
+    named = {row.id for row in rows if row.id}
+    kept_keys = {d.key: d for pk, d in existing.items() if pk not in named}
     for row in rows:
         old = existing.get(row.id) if row.id else None
         if row.id and old is None:
@@ -190,7 +193,13 @@ def _check_rows(ci_type, rows, existing, add):
             if old is not None:
                 planned.append((row, old))
             continue
-        if row.key in seen:
+        if row.key in kept_keys:
+            add(
+                row.error_key("key"),
+                _("%(row)s, key: “%(key)s” is the key of the attribute %(label)s.")
+                % {"row": row.name(), "key": row.key, "label": kept_keys[row.key].label},
+            )
+        elif row.key in seen:
             add(
                 row.error_key("key"),
                 _("%(row)s, key: “%(key)s” is also the key of row %(other)s.")

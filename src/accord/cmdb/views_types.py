@@ -109,7 +109,8 @@ class TypeEditView(StaffOnlyMixin, LoginRequiredMixin, RecordFormMixin, View):
             data = request.POST.copy()
             total = f"{types.PREFIX}-TOTAL_FORMS"
             current = data.get(total, "0")
-            data[total] = str(min(200, int(current) + 1 if current.isdigit() else 1))
+            known = current.isascii() and current.isdigit() and len(current) <= 3
+            data[total] = str(min(200, int(current) + 1 if known else 1))
             self.formset = definition_formset(self.ci_type, data, usage=usage)
             form = CITypeForm(
                 initial=_posted(form), instance=self.ci_type, user=request.user, ci_count=count

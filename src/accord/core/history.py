@@ -130,9 +130,10 @@ def _display(field, value, labels):
     return str(value)
 
 
-def describe(model, change_rows):
+def describe(model, change_rows, user=None):
     """Attach ``rows`` [(label, before, after)] to each ObjectChange, in words: field
-    labels, choice labels, names instead of ids (looked up once per related type)."""
+    labels, choice labels, names instead of ids (looked up once per related type).
+    Given ``user``, a related record they may not see is not named."""
     fields = {}
     for f in model._meta.get_fields():
         if getattr(f, "concrete", False) or f.many_to_many:
@@ -155,7 +156,18 @@ def describe(model, change_rows):
                             wanted.setdefault(field.related_model, set()).add(v)
     labels = {}
     for related, ids in wanted.items():
-        for pk, obj in related._default_manager.in_bulk(list(ids)).items():
+        rows = related._default_manager.in_bulk(list(ids))
+        if user is not None and rows:
+            from .policy import restrict
+
+            seen = set(
+                restrict(related._default_manager.filter(pk__in=list(rows)), user).values_list(
+                    "pk", flat=True
+                )
+            )
+            hidden = _("one you may not see")
+            rows = {pk: (obj if pk in seen else hidden) for pk, obj in rows.items()}
+        for pk, obj in rows.items():
             labels[(related, pk)] = obj
     for change in change_rows:
         change.rows = []

@@ -169,7 +169,9 @@ def timeline(record, user):
     items = [("journal", e.created, e) for e in journal]
     if not scope.is_customer:
         changes = history.describe(
-            type(record), list(ObjectChange.objects.filter(content_type=ct, object_id=record.pk))
+            type(record),
+            list(ObjectChange.objects.filter(content_type=ct, object_id=record.pk)),
+            user,
         )
         items += [("change", c.time, c) for c in changes]
     items.sort(key=lambda i: (i[1], 0 if i[0] == "change" else 1))

@@ -185,3 +185,44 @@ def test_a_release_is_planned_accepted_deployed_and_reviewed_through_the_api(
     for action in ("stages", "criteria", "deployments", "deployment", "incidents", "review"):
         r = api_as(world.agent_b).post(f"{URL}{alpha.pk}/{action}/", {}, format="json")
         assert r.status_code == 404, action
+
+
+def test_the_api_names_only_customers_the_caller_serves(world, api_as, new_release):
+    release = new_release(user=world.admin, customers=[world.customer_a, world.customer_b])
+    body = api_as(world.agent_a).get(f"{URL}{release.pk}/").json()
+    assert body["customers"] == [world.customer_a.pk]
+    listed = api_as(world.agent_a).get(URL).json()["results"]
+    assert [r["customers"] for r in listed] == [[world.customer_a.pk]]
+    body = api_as(world.admin).get(f"{URL}{release.pk}/").json()
+    assert sorted(body["customers"]) == sorted([world.customer_a.pk, world.customer_b.pk])
+
+
+def test_the_list_costs_the_same_queries_for_more_releases(
+    world, api_as, new_release, approved_change, make_ci, make_incident
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = api_as(world.agent_a)
+
+    def one(n):
+        change = approved_change()
+        release = new_release(changes=[change], customers=[world.customer_a])
+        ci = make_ci(f"app-{n}", customers=[world.customer_a], version="1.0")
+        with acting_as(world.agent_a, "test"):
+            deployments.plan_deployment(
+                release, world.agent_a, ci=ci, change=change, planned_for=change.planned_start
+            )
+            releases.add_criterion(release, world.agent_a, text="Works", approver=world.manager_a)
+        ReleaseIncident.objects.create(release=release, incident=make_incident())
+
+    one(0)
+    with CaptureQueriesContext(connection) as few:
+        first = client.get(URL).json()["results"]
+    for n in range(1, 5):
+        one(n)
+    with CaptureQueriesContext(connection) as many:
+        rows = client.get(URL).json()["results"]
+    assert len(rows) == 5 and len(first) == 1
+    assert all(r["changes"] and r["deployments"][0]["ci_name"] and r["incidents"] for r in rows)
+    assert len(many.captured_queries) == len(few.captured_queries)

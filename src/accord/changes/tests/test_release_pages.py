@@ -445,3 +445,72 @@ def test_the_change_panel_lists_the_releases_the_user_may_see(world, approved_ch
     assert change_releases_panel(change, world.admin)["releases"] == [shared, beta]
     assert change_releases_panel(change, world.customer_user_a) is None
     assert change_releases_panel(change, world.auditor)["plan_url"] is None
+
+
+def test_huge_or_odd_ids_are_refused_not_a_server_error(world, new_release, as_user):
+    release = new_release()
+    client = as_user(world.admin)
+    huge, long, odd = "9" * 30, "9" * 5000, "²"
+    for action, field in (
+        ("complete_stage", "stage"),
+        ("remove_stage", "stage"),
+        ("remove_criterion", "criterion"),
+        ("sign_off", "criterion"),
+        ("deploy", "deployment"),
+        ("fail", "deployment"),
+        ("roll_back", "deployment"),
+        ("remove_deployment", "deployment"),
+        ("unlink_incident", "incident"),
+    ):
+        for value in (huge, long, odd):
+            r = act(client, release, action, {field: value, "note": "x", "decision": "approve"})
+            assert r.status_code == 400, (action, value[:5], r.status_code)
+    form = {
+        "short_description": "Relay",
+        "release_version": "3.0",
+        "kind": "minor",
+        "review_days": "7",
+        "version": fresh(release).version,
+    }
+    for field in ("services", "customers"):
+        for value in (huge, long, odd, "-1"):
+            data = {"services": [world.service.pk], **form, field: [value]}
+            for url in (
+                reverse("changes:release_create"),
+                reverse("changes:release_edit", args=[release.pk]),
+            ):
+                r = client.post(url, data)
+                assert r.status_code == 400, (url, field, value[:5])
+                assert r.context["form"].errors[field]
+    r = client.post(
+        reverse("changes:release_create"), {**form, "services": [world.service.pk], "changes": long}
+    )
+    assert r.status_code == 400 and r.context["form"].errors["changes"]
+    for value in (huge, long, odd):
+        r = client.get(reverse("changes:release_create"), {"change": value})
+        assert r.status_code == 200
+    assert Release.objects.count() == 1
+
+
+def test_the_history_names_no_change_or_customer_the_reader_may_not_see(
+    world, new_release, approved_change, as_user
+):
+    secret = approved_change(
+        user=world.agent_b, customers=[world.customer_b], short_description="Beta secret"
+    )
+    release = new_release()
+    with acting_as(world.admin, "test"):
+        releases.update_release(
+            release,
+            world.admin,
+            {},
+            customers=[world.customer_a, world.customer_b],
+            changes=[secret],
+            expected_version=release.version,
+        )
+    text = as_user(world.agent_a).get(release.get_absolute_url()).content.decode()
+    assert release.number in text
+    for hidden in (secret.number, "Beta secret", world.customer_b.name):
+        assert hidden not in text, hidden
+    text = as_user(world.agent_b).get(release.get_absolute_url()).content.decode()
+    assert secret.number in text and world.customer_b.name in text

@@ -555,3 +555,39 @@ def test_the_release_journal_names_a_ci_only_if_all_its_readers_may_see_it(
     assert "alphasecret" not in text
     assert "Deployed on one of the configuration items under" in text
     assert "Deployed on shared-app under" in text
+
+
+def test_a_sign_off_read_before_a_rebuild_is_refused(world, new_release):
+    """Two users at once: the approver's page was read in acceptance, then the release
+    went back to build; the late sign-off must not approve the new build."""
+    release = go(new_release(), world.agent_a, "start_build", "start_test", "start_acceptance")
+    with acting_as(world.agent_a, "test"):
+        criterion = releases.add_criterion(
+            release, world.agent_a, text="Mail flows", approver=world.manager_a
+        )
+    seen_by_approver = Release.objects.get(pk=release.pk)
+    go(release, world.agent_a, "rebuild", note="New build")
+    with acting_as(world.manager_a, "test"), pytest.raises(ValidationError) as exc:
+        releases.sign_off(seen_by_approver, world.manager_a, criterion.pk, Decision.APPROVE)
+    assert "in acceptance" in str(exc.value)
+    assert fresh(criterion).decision == Decision.PENDING
+
+
+def test_a_planned_deployment_stays_once_the_roll_out_is_over(
+    world, new_release, approved_change, make_ci
+):
+    """A deployment is removed from the plan only while the release is planned; one read
+    before the release was cancelled is not removed afterwards."""
+    change = approved_change()
+    release = go(new_release(changes=[change]), world.agent_a, "start_build")
+    ci = make_ci("Mail relay", version="1.9")
+    with acting_as(world.agent_a, "test"):
+        deployment = deployments.plan_deployment(
+            release, world.agent_a, ci=ci, change=change, planned_for=timezone.now()
+        )
+    stale = Release.objects.get(pk=release.pk)
+    go(release, world.agent_a, "cancel", note="Dropped")
+    with acting_as(world.agent_a, "test"), pytest.raises(ValidationError) as exc:
+        deployments.remove_deployment(stale, world.agent_a, deployment.pk)
+    assert "can no longer change" in str(exc.value)
+    assert fresh(deployment).status == DeploymentStatus.PLANNED

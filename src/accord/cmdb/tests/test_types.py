@@ -474,3 +474,27 @@ def test_a_stale_version_is_refused_when_only_the_attributes_change(world):
                 expected_version=device.version,
             )
     assert T("network-device").attribute_definitions.get(key="model").label == "Model"
+
+
+def test_a_garbled_row_count_adds_one_row_without_an_error(admin, world):
+    device = T("network-device")
+    for count in ("²", "9" * 5000, "x"):
+        data = post_data(device, rows_of(device), add_row="1")
+        data["definitions-TOTAL_FORMS"] = count
+        response = admin.post(reverse("cmdb:type_edit", args=[device.pk]), data)
+        assert response.status_code == 200, count
+        assert response.context["formset"].total_form_count() >= 1
+
+
+def test_a_new_row_may_not_take_the_key_of_an_attribute_left_off_the_page(admin, world):
+    """Rows posted without an existing attribute (an old page, a hand-made post) keep
+    it; a new row with its key is refused by name, not a server error."""
+    device = T("network-device")
+    rows = rows_of(device)
+    taken = rows[0]["key"]
+    rows[0] = {"key": taken, "label": "Again", "kind": "text"}
+    before = rows_of(device)
+    response = edit(admin, device, rows)
+    assert response.status_code == 400
+    assert taken in page_errors(response) and "Row 1" in page_errors(response)
+    assert rows_of(T("network-device")) == before
