@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from accord.catalogue.models import Service
 from accord.core.api import RecordViewSet, ScopedRelatedField, VersionedSerializerMixin
+from accord.core.forms import key_of
 from accord.core.policy import restrict, scope_for
 from accord.incidents.models import Incident
 from accord.organizations.models import Customer
@@ -423,7 +424,7 @@ class ChangeViewSet(RecordViewSet):
         agreements reached."""
         change = self.get_object()
         raw = request.query_params.get("limit", "")
-        if raw and not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= 500):
+        if raw and not (key_of(raw) is not None and key_of(raw) <= 500):
             raise ValidationError({"limit": [_("Must be a whole number from 1 to 500.")]})
         result = actions.impact(change, request.user, limit=int(raw) if raw else 50)
         if result is None:

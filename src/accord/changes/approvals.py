@@ -8,6 +8,7 @@ from django.db.models import Max
 from django.utils.translation import gettext as _
 
 from accord.core import history
+from accord.core.forms import key_of
 from accord.core.policy import Role, can, restrict, scope_for
 
 from .choices import DEFAULT_APPROVERS, Approver, Decision, Quorum, Status
@@ -113,8 +114,8 @@ def find_change(user, reference, field="change"):
 
     value = "".join(str(reference or "").split()).upper()[:30]
     qs = restrict(Change.objects.all(), user)
-    if value.isascii() and value.isdigit() and int(value) < 2**63:
-        change = qs.filter(pk=int(value)).first()
+    if key_of(value) is not None:
+        change = qs.filter(pk=key_of(value)).first()
     else:
         change = qs.filter(number=value).first()
     if change is None:

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from accord.catalogue.models import Service
 from accord.core import search
 from accord.core.filters import DateTimeFromFilter
+from accord.core.forms import key_of
 from accord.core.policy import restrict, visible_choices
 from accord.organizations.models import Customer
 from accord.users.models import Team
@@ -17,7 +18,6 @@ from .choices import Decision, Kind, ReleaseKind, ReleaseStatus, RiskClass, Stat
 from .models import Change, ChangeApproval, Release
 
 YES_NO = [("", _("Any")), ("true", _("Yes")), ("false", _("No"))]
-MAX_KEY = 2**63 - 1
 
 
 def awaiting_approval_of(user):
@@ -103,8 +103,8 @@ class ChangeFilterSet(filters.FilterSet):
         if not value:
             return queryset
         cis = restrict(ConfigurationItem.objects.all(), getattr(self.request, "user", None))
-        if value.isascii() and value.isdigit() and int(value) <= MAX_KEY:
-            cis = cis.filter(Q(pk=int(value)) | Q(name=value))
+        if key_of(value) is not None:
+            cis = cis.filter(Q(pk=key_of(value)) | Q(name=value))
         else:
             cis = cis.filter(name=value[:200])
         links = CILink.objects.filter(

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accord.catalogue.choices import ServiceStatus
 from accord.catalogue.models import Service
+from accord.core.forms import key_of
 from accord.core.policy import WRITING_STAFF, restrict
 from accord.incidents.models import Incident
 from accord.organizations.models import Customer
@@ -23,7 +24,6 @@ from .choices import Decision, Kind, Outcome
 from .models import BoardMeeting, Change, ChangeTemplate, RiskQuestion
 
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
-MAX_KEY = 2**63 - 1
 MAX_REFERENCES = 200
 MAX_CIS = 500
 CHANGE_FIELDS = [
@@ -63,9 +63,7 @@ def split_references(text):
 
 
 def _as_key(ref):
-    if not (ref.isascii() and ref.isdigit() and len(ref) <= 19):
-        return None
-    return int(ref) if 0 < int(ref) <= MAX_KEY else None
+    return key_of(ref)
 
 
 def resolve_records(model, user, refs):

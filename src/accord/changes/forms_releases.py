@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accord.catalogue.choices import ServiceStatus
 from accord.catalogue.models import Service
+from accord.core.forms import key_of
 from accord.core.policy import restrict
 from accord.incidents.models import Incident
 from accord.organizations.models import Customer
@@ -20,7 +21,6 @@ from . import releases
 from .choices import Decision, ReleaseKind, StageKind
 from .forms import (
     DATETIME,
-    MAX_KEY,
     MAX_REFERENCES,
     no_record_message,
     resolve_cis,
@@ -41,7 +41,7 @@ class KeyedMultipleChoiceField(forms.ModelMultipleChoiceField):
     def _check_values(self, value):
         for pk in value:
             text = str(pk)
-            if not (text.isascii() and text.isdigit() and len(text) <= 19 and int(text) <= MAX_KEY):
+            if key_of(text) is None:
                 raise ValidationError(
                     self.error_messages["invalid_pk_value"],
                     code="invalid_pk_value",

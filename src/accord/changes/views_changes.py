@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 
 from accord.core import history, panels
+from accord.core.forms import key_of
 from accord.core.policy import Role, can, restrict, scope_for
 from accord.core.records import StaleRecordError
 from accord.core.views import RecordFormMixin, RecordListView, StaffOnlyMixin, timeline
@@ -229,8 +230,8 @@ class ChangeCreateView(StaffOnlyMixin, LoginRequiredMixin, RecordFormMixin, View
         template = None
         if kind == Kind.STANDARD:
             raw = request.GET.get("template", "")
-            if raw.isascii() and raw.isdigit() and int(raw) < 2**63:
-                template = ChangeTemplate.objects.filter(active=True, pk=int(raw)).first()
+            if key_of(raw) is not None:
+                template = ChangeTemplate.objects.filter(active=True, pk=key_of(raw)).first()
         problems, missing_problems = resolve_records(Problem, request.user, problem_refs)
         incidents, missing_incidents = resolve_records(Incident, request.user, incident_refs)
         form = ChangeCreateForm(
@@ -688,8 +689,8 @@ class ChangeActionView(FormActionView):
             if not raw:
                 continue
             record = None
-            if raw.isascii() and raw.isdigit() and int(raw) < 2**63:
-                record = restrict(model.objects.all(), request.user).filter(pk=int(raw)).first()
+            if key_of(raw) is not None:
+                record = restrict(model.objects.all(), request.user).filter(pk=key_of(raw)).first()
             if record is None:
                 raise ValidationError(
                     {f"{field}s": _("No such %(noun)s.") % {"noun": model._meta.verbose_name}}

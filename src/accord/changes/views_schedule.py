@@ -34,6 +34,7 @@ from django.views import View
 
 from accord.catalogue.models import Service
 from accord.core.exports import stream_csv
+from accord.core.forms import key_of
 from accord.core.navigation import absolute_url
 from accord.core.policy import can, restrict, scope_for
 from accord.core.rows import fetch_one
@@ -89,8 +90,8 @@ class ScheduleFilterForm(forms.Form):
             return []
         cis = restrict(ConfigurationItem.objects.all(), self.user)
         condition = Q(name=value)
-        if value.isascii() and value.isdigit() and int(value) < 2**63:
-            condition |= Q(pk=int(value))
+        if key_of(value) is not None:
+            condition |= Q(pk=key_of(value))
         found = list(cis.filter(condition)[:20])
         if not found:
             raise ValidationError(

@@ -12,11 +12,11 @@ from rest_framework.response import Response
 
 from accord.catalogue.models import Service
 from accord.core.api import (
-    MAX_KEY,
     RecordViewSet,
     ScopedRelatedField,
     VersionedSerializerMixin,
 )
+from accord.core.forms import key_of
 from accord.core.policy import restrict, scope_for, visible_by_pk
 from accord.organizations.models import Customer
 from accord.users.models import Team
@@ -136,7 +136,7 @@ class CIViewSet(RecordViewSet):
         # The one check the answer needs (the CI is visible), from the graph the
         # answer comes from, without the list's filters that get_object() would run.
         raw = str(pk)
-        if not (raw.isascii() and raw.isdigit() and 0 < int(raw) <= MAX_KEY):
+        if key_of(raw) is None:
             raise NotFound
         allowed = graph.may_see(request.user, int(raw))
         if allowed is None:

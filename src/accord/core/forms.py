@@ -43,3 +43,16 @@ class RecordForm(forms.ModelForm):
         if self.instance.pk:
             self.fields["version"].initial = self.instance.version
             self.fields["version"].required = True
+
+
+MAX_KEY = 2**63 - 1
+
+
+def key_of(text):
+    """The record id ``text`` names (ASCII digits, 1 to 2**63 - 1), else None; never
+    an error, however long or odd the text (int() refuses over 4,300 digits)."""
+    text = str(text or "").strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= 19):
+        return None
+    value = int(text)
+    return value if 0 < value <= MAX_KEY else None

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accord.catalogue.choices import ServiceStatus
 from accord.catalogue.models import Service
+from accord.core.forms import key_of
 from accord.core.policy import WRITING_STAFF, restrict
 from accord.incidents.choices import Priority
 from accord.incidents.models import Category, Incident
@@ -132,7 +133,7 @@ def resolve_incidents(user, refs):
     none the user may see). A reference is an incident number or an id."""
     qs = restrict(Incident.objects.all(), user).select_related("customer", "service", "category")
     numbers = [r.upper() for r in refs if not r.isdigit()]
-    ids = [int(r) for r in refs if r.isascii() and r.isdigit() and 0 < int(r) < 2**63]
+    ids = [key_of(r) for r in refs if key_of(r) is not None]
     found = {}
     if numbers:
         for incident in qs.filter(number__in=numbers):

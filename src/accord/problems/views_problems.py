@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 
 from accord.core import panels
+from accord.core.forms import key_of
 from accord.core.policy import can, restrict, scope_for
 from accord.core.records import StaleRecordError
 from accord.core.views import RecordFormMixin, RecordListView, StaffOnlyMixin, timeline
@@ -440,8 +441,8 @@ class ProblemActionView(StaffOnlyMixin, LoginRequiredMixin, View):
     def do_unlink(self, request, problem):
         raw = request.POST.get("incident", "")
         incident = None
-        if raw.isascii() and raw.isdigit() and int(raw) < 2**63:
-            incident = restrict(Incident.objects.filter(pk=int(raw)), request.user).first()
+        if key_of(raw) is not None:
+            incident = restrict(Incident.objects.filter(pk=key_of(raw)), request.user).first()
         if incident is None:
             raise ValidationError({"incidents": no_incident_message([raw[:30]])})
         actions.unlink_incident(problem, request.user, incident)
@@ -456,9 +457,9 @@ class ProblemActionView(StaffOnlyMixin, LoginRequiredMixin, View):
     def do_remove_row(self, request, problem):
         kind = request.POST.get("part", "")
         raw = request.POST.get("row", "")
-        if not (raw.isascii() and raw.isdigit() and int(raw) < 2**63):
+        if key_of(raw) is None:
             raise ValidationError({"kind": _("That entry is not part of this problem.")})
-        actions.remove_rca_row(problem, request.user, kind, int(raw))
+        actions.remove_rca_row(problem, request.user, kind, key_of(raw))
 
     def do_review(self, request, problem):
         data = dict(self.use("review", ReviewForm(request.POST)))
