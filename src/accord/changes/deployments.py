@@ -217,6 +217,13 @@ def fail_deployment(release, user, deployment_id, *, note=""):
     with transaction.atomic():
         release = _lock(release)
         deployment = _deployment_of(release, deployment_id)
+        if release.status not in (S.ACCEPTED, S.DEPLOYING):
+            # Only a roll-out under way can fail; before acceptance nothing was tried.
+            _refuse(
+                "deployment",
+                _("A release %(status)s is not being rolled out: nothing can have failed.")
+                % {"status": _status_label(release)},
+            )
         if deployment.status != DeploymentStatus.PLANNED:
             _refuse("deployment", _("Only a planned deployment can be recorded as failed."))
         deployment.status = DeploymentStatus.FAILED

@@ -591,3 +591,18 @@ def test_a_planned_deployment_stays_once_the_roll_out_is_over(
         deployments.remove_deployment(stale, world.agent_a, deployment.pk)
     assert "can no longer change" in str(exc.value)
     assert fresh(deployment).status == DeploymentStatus.PLANNED
+
+
+def test_only_a_roll_out_under_way_records_a_failed_deployment(
+    world, new_release, approved_change, make_ci
+):
+    change = approved_change()
+    release = go(new_release(changes=[change]), world.agent_a, "start_build")
+    with acting_as(world.agent_a, "test"):
+        deployment = deployments.plan_deployment(
+            release, world.agent_a, ci=make_ci("relay"), change=change, planned_for=timezone.now()
+        )
+        with pytest.raises(ValidationError) as exc:
+            deployments.fail_deployment(release, world.agent_a, deployment.pk, note="disk full")
+    assert "not being rolled out" in str(exc.value)
+    assert fresh(deployment).status == DeploymentStatus.PLANNED
