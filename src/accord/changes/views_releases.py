@@ -196,7 +196,11 @@ def _policies(release):
 def _deployment_rows(release, user, writable, bound):
     from accord.cmdb.models import ConfigurationItem
 
-    rows = list(release.deployments.select_related("ci__ci_type", "change"))
+    rows = list(
+        release.deployments.select_related("ci__ci_type", "change").prefetch_related(
+            "ci__ci_type__attribute_definitions"
+        )
+    )
     seen_cis = set(
         restrict(
             ConfigurationItem.objects.filter(pk__in=[d.ci_id for d in rows]), user

@@ -114,6 +114,7 @@ def test_customers_are_refused_every_release_page(world, new_release, as_user):
 def test_the_list_costs_the_same_queries_for_more_rows(world, new_release, as_user):
     client = as_user(world.agent_a)
     new_release()
+    client.get(reverse("changes:release_list"))  # once-a-minute lookups made here
     with CaptureQueriesContext(connection) as few:
         client.get(reverse("changes:release_list"))
     for n in range(5):
@@ -514,3 +515,27 @@ def test_the_history_names_no_change_or_customer_the_reader_may_not_see(
         assert hidden not in text, hidden
     text = as_user(world.agent_b).get(release.get_absolute_url()).content.decode()
     assert secret.number in text and world.customer_b.name in text
+
+
+def test_the_release_page_costs_the_same_queries_for_more_deployments(
+    world, new_release, approved_change, make_ci, as_user
+):
+    change = approved_change()
+    release = new_release(changes=[change])
+    client = as_user(world.admin)
+
+    def plan(name):
+        with acting_as(world.admin, "test"):
+            deployments.plan_deployment(
+                release, world.admin, ci=make_ci(name), change=change, planned_for=timezone.now()
+            )
+
+    plan("app-1")
+    client.get(release.get_absolute_url())
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(release.get_absolute_url()).status_code == 200
+    for i in range(2, 6):
+        plan(f"app-{i}")
+    with CaptureQueriesContext(connection) as many:
+        assert client.get(release.get_absolute_url()).status_code == 200
+    assert len(many.captured_queries) == len(few.captured_queries)
