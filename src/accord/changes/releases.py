@@ -224,6 +224,7 @@ def update_release(
     release.full_clean(exclude=["number", "manager", *M2M_FIELDS], validate_unique=False)
     if customers is not None:
         _check_customers(user, customers, kept=release.customers.all())
+        _check_approvers_still_see(release, {c.pk for c in customers})
     if services is not None and not list(services):
         raise ValidationError({"services": _("Name at least one service the release is for.")})
     if changes is not None:
@@ -254,6 +255,27 @@ def update_release(
             release.changes.set(list(changes))
         history.record_m2m(release, before)
     return release
+
+
+def _check_approvers_still_see(release, customer_ids):
+    """Customers changed so that a named approver could no longer see the release
+    would leave their criterion unsigned for good: refused, naming them."""
+    lost = []
+    for criterion in release.criteria.filter(decision=Decision.PENDING).select_related("approver"):
+        scope = scope_for(criterion.approver)
+        if scope is None or not (
+            scope.all_customers or not customer_ids or customer_ids & scope.customer_ids
+        ):
+            lost.append(str(criterion.approver))
+    if lost:
+        _refuse(
+            "customers",
+            _(
+                "%(who)s, who must sign off a criterion, would no longer see this release: "
+                "name another approver for that criterion first."
+            )
+            % {"who": ", ".join(sorted(set(lost)))},
+        )
 
 
 # --- the plan -------------------------------------------------------------------------------

@@ -606,3 +606,24 @@ def test_only_a_roll_out_under_way_records_a_failed_deployment(
             deployments.fail_deployment(release, world.agent_a, deployment.pk, note="disk full")
     assert "not being rolled out" in str(exc.value)
     assert fresh(deployment).status == DeploymentStatus.PLANNED
+
+
+def test_customers_that_would_hide_the_release_from_an_approver_are_refused(world, new_release):
+    release = new_release(user=world.admin, customers=[world.customer_a])
+    with acting_as(world.admin, "test"):
+        releases.add_criterion(release, world.admin, text="Mail flows", approver=world.manager_a)
+        with pytest.raises(ValidationError) as exc:
+            releases.update_release(
+                Release.objects.get(pk=release.pk), world.admin, {}, customers=[world.customer_b]
+            )
+    assert "manager_a" in str(exc.value.message_dict["customers"])
+    assert list(Release.objects.get(pk=release.pk).customers.all()) == [world.customer_a]
+    # Adding a customer keeps the approver's own: allowed.
+    with acting_as(world.admin, "test"):
+        releases.update_release(
+            Release.objects.get(pk=release.pk),
+            world.admin,
+            {},
+            customers=[world.customer_a, world.customer_b],
+        )
+    assert Release.objects.get(pk=release.pk).customers.count() == 2
