@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from accord.cmdb import actions
-from accord.cmdb.models import AttributeDefinition, CIType, ConfigurationItem
+from accord.cmdb.models import AttributeDefinition, CIType, ConfigurationItem, RelationshipType
 from accord.cmdb.testing import ensure_starting_types
 from accord.core.context import acting_as
 
@@ -111,3 +111,37 @@ def test_admin_adds_an_attribute_meets_a_refusal_and_saves(
     expect(page.get_by_text("17.3.4", exact=True)).to_be_visible()
     switches["edge-sw-02"].refresh_from_db()
     assert switches["edge-sw-02"].attributes == {"role": "switch", "firmware": "17.3.4"}
+
+
+def test_admin_adds_an_allowed_pair_with_the_keyboard(page, sign_in, world, screenshot):
+    sign_in("admin")
+    page.goto("/cmdb/types/")
+    page.get_by_role("link", name="runs on", exact=True).click()
+    expect(page.get_by_role("heading", name="Edit relationship type “runs on”")).to_be_visible()
+    rows = page.locator("table.reltype-pairs tbody tr[data-row]")
+    expect(rows).to_have_count(6)  # the five starting pairs and a blank row
+
+    # "Add a row" with the keyboard: one more blank row, nothing saved.
+    page.get_by_role("button", name="Add a row").focus()
+    page.keyboard.press("Enter")
+    expect(rows).to_have_count(7)
+
+    # Choose the pair by typing into the lists, moving on with Tab.
+    row_field(page, "Source type", 7).focus()
+    page.keyboard.type("Database")
+    page.keyboard.press("Tab")
+    expect(row_field(page, "Target type", 7)).to_be_focused()
+    page.keyboard.type("Storage")
+    expect(row_field(page, "Source type", 7)).to_have_value(
+        str(CIType.objects.get(key="database").pk)
+    )
+    screenshot(page, "pair")
+    page.get_by_role("button", name="Save", exact=True).focus()
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/cmdb/types/#relationships$"))
+    expect(page.get_by_role("alert")).to_contain_text("Relationship type “runs on” saved.")
+    expect(page.get_by_role("cell", name=re.compile("Database → Storage"))).to_be_visible()
+    screenshot(page, "saved")
+    pairs = RelationshipType.objects.get(key="runs-on").allowed_pairs
+    assert pairs.filter(source_type__key="database", target_type__key="storage").exists()
+    assert pairs.count() == 6

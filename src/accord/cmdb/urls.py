@@ -2,7 +2,15 @@
 
 from django.urls import path
 
-from . import urls_audits, urls_baselines, urls_graph, urls_imports, views, views_types
+from . import (
+    urls_audits,
+    urls_baselines,
+    urls_graph,
+    urls_imports,
+    views,
+    views_reltypes,
+    views_types,
+)
 
 app_name = "cmdb"
 urlpatterns = [
@@ -27,6 +35,21 @@ urlpatterns = [
     path("types/<int:pk>/", views.TypeDetailView.as_view(), name="type_detail"),
     path("types/<int:pk>/edit/", views_types.TypeEditView.as_view(), name="type_edit"),
     path("types/<int:pk>/delete/", views_types.TypeDeleteView.as_view(), name="type_delete"),
+    path(
+        "relationship-types/new/",
+        views_reltypes.RelationshipTypeEditView.as_view(),
+        name="reltype_create",
+    ),
+    path(
+        "relationship-types/<int:pk>/edit/",
+        views_reltypes.RelationshipTypeEditView.as_view(),
+        name="reltype_edit",
+    ),
+    path(
+        "relationship-types/<int:pk>/delete/",
+        views_reltypes.RelationshipTypeDeleteView.as_view(),
+        name="reltype_delete",
+    ),
     path(
         "affected/<int:content_type_id>/<int:object_id>/",
         views.AffectedCIView.as_view(),
