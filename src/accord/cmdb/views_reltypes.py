@@ -2,8 +2,6 @@
 pairs of CI types it may join on one page, and delete a type no relationship has.
 Other staff read the types on the types list (``views.TypeListView``)."""
 
-import re
-
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -14,14 +12,11 @@ from django.utils.translation import gettext as _
 from django.views import View
 
 from accord.core.policy import can, scope_for
-from accord.core.views import RecordFormMixin, StaffOnlyMixin, timeline
+from accord.core.views import RowsFormMixin, StaffOnlyMixin, timeline
 
 from . import reltypes
 from .forms_reltypes import RelationshipTypeForm, pair_formset
 from .models import RelationshipType
-
-ROW_ERROR = re.compile(rf"^{reltypes.PREFIX}-(\d+)-(\w+)$")
-MAX_ROWS = 500
 
 
 def _allowed(user, action):
@@ -37,11 +32,13 @@ def _reltype_or_404(pk):
     return rel_type
 
 
-class RelationshipTypeEditView(StaffOnlyMixin, LoginRequiredMixin, RecordFormMixin, View):
+class RelationshipTypeEditView(StaffOnlyMixin, LoginRequiredMixin, RowsFormMixin, View):
     """``relationship-types/new/`` and ``relationship-types/<pk>/edit/``: the type
     and its allowed pairs."""
 
     template_name = "cmdb/reltype_form.html"
+    rows_prefix = reltypes.PREFIX
+    max_rows = 500
     formset = None
     rel_type = None
 
@@ -60,7 +57,7 @@ class RelationshipTypeEditView(StaffOnlyMixin, LoginRequiredMixin, RecordFormMix
         obj = self.rel_type
         problems = []
         if form.errors or any(f.errors for f in self.formset.forms):
-            problems = self._problems(form)
+            problems = self.row_problems(form)
         return render(
             self.request,
             self.template_name,
@@ -78,27 +75,6 @@ class RelationshipTypeEditView(StaffOnlyMixin, LoginRequiredMixin, RecordFormMix
             status=status,
         )
 
-    def _problems(self, form):
-        """Every error on the page in one list, each naming its field or row."""
-        out = [str(e) for e in form.non_field_errors()]
-        for name, errors in form.errors.items():
-            if name != "__all__":
-                out += [f"{form.fields[name].label}: {e}" for e in errors]
-        out += [str(e) for e in self.formset.non_form_errors()]
-        for index, row in enumerate(self.formset.forms):
-            for name, errors in row.errors.items():
-                for e in errors:
-                    if str(e).startswith(_("Row %(n)s") % {"n": index + 1}):
-                        out.append(str(e))
-                    elif name == "__all__":
-                        out.append(_("Row %(n)s: %(e)s") % {"n": index + 1, "e": e})
-                    else:
-                        out.append(
-                            _("Row %(n)s, %(field)s: %(e)s")
-                            % {"n": index + 1, "field": row.fields[name].label, "e": e}
-                        )
-        return out
-
     def get(self, request, pk=None):
         count, usage = self.setup_type(request, pk)
         form = RelationshipTypeForm(instance=self.rel_type, user=request.user, link_count=count)
@@ -113,14 +89,10 @@ class RelationshipTypeEditView(StaffOnlyMixin, LoginRequiredMixin, RecordFormMix
         )
         if "add_row" in request.POST:
             # One more blank row; nothing is checked or saved yet.
-            data = request.POST.copy()
-            total = f"{reltypes.PREFIX}-TOTAL_FORMS"
-            current = data.get(total, "0")
-            known = current.isascii() and current.isdigit() and len(current) <= 3
-            data[total] = str(min(MAX_ROWS, int(current) + 1 if known else 1))
+            data = self.with_one_more_row(request.POST)
             self.formset = pair_formset(self.rel_type, data, usage=usage)
             form = RelationshipTypeForm(
-                initial={name: form[name].value() for name in form.fields},
+                initial=self.as_typed(form),
                 instance=self.rel_type,
                 user=request.user,
                 link_count=count,
@@ -146,22 +118,6 @@ class RelationshipTypeEditView(StaffOnlyMixin, LoginRequiredMixin, RecordFormMix
                 request, _("Relationship type “%(name)s” saved.") % {"name": form.instance}
             )
         return response
-
-    def apply_errors(self, form, exc: ValidationError):
-        if not hasattr(exc, "error_dict"):
-            return super().apply_errors(form, exc)
-        rows = self.formset.forms
-        for key, errors in exc.error_dict.items():
-            found = ROW_ERROR.match(key)
-            for error in errors:
-                for message in error.messages:
-                    if found and int(found.group(1)) < len(rows):
-                        row = rows[int(found.group(1))]
-                        name = found.group(2)
-                        row.add_error(name if name in row.fields else None, message)
-                    else:
-                        form.add_error(key if key in form.fields else None, message)
-        return self.render_form(form, status=400)
 
 
 class RelationshipTypeDeleteView(StaffOnlyMixin, LoginRequiredMixin, View):

@@ -2,8 +2,6 @@
 definitions on one page, and delete a type no CI has. Other staff read the types on
 the list and detail pages (``views.py``)."""
 
-import re
-
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -14,13 +12,11 @@ from django.utils.translation import gettext as _
 from django.views import View
 
 from accord.core.policy import can, scope_for
-from accord.core.views import RecordFormMixin, StaffOnlyMixin
+from accord.core.views import RowsFormMixin, StaffOnlyMixin
 
 from . import types
 from .forms_types import CITypeForm, definition_formset
 from .models import CIType
-
-ROW_ERROR = re.compile(rf"^{types.PREFIX}-(\d+)-(\w+)$")
 
 
 def _allowed(user, action):
@@ -36,10 +32,11 @@ def _type_or_404(pk):
     return ci_type
 
 
-class TypeEditView(StaffOnlyMixin, LoginRequiredMixin, RecordFormMixin, View):
+class TypeEditView(StaffOnlyMixin, LoginRequiredMixin, RowsFormMixin, View):
     """``types/new/`` and ``types/<pk>/edit/``: the type and its attribute rows."""
 
     template_name = "cmdb/type_form.html"
+    rows_prefix = types.PREFIX
     formset = None
     ci_type = None
 
@@ -58,7 +55,7 @@ class TypeEditView(StaffOnlyMixin, LoginRequiredMixin, RecordFormMixin, View):
         obj = self.ci_type
         problems = []
         if form.errors or any(f.errors for f in self.formset.forms):
-            problems = self._problems(form)
+            problems = self.row_problems(form)
         return render(
             self.request,
             self.template_name,
@@ -73,27 +70,6 @@ class TypeEditView(StaffOnlyMixin, LoginRequiredMixin, RecordFormMixin, View):
             status=status,
         )
 
-    def _problems(self, form):
-        """Every error on the page in one list, each naming its field or row."""
-        out = [str(e) for e in form.non_field_errors()]
-        for name, errors in form.errors.items():
-            if name != "__all__":
-                out += [f"{form.fields[name].label}: {e}" for e in errors]
-        out += [str(e) for e in self.formset.non_form_errors()]
-        for index, row in enumerate(self.formset.forms):
-            for name, errors in row.errors.items():
-                for e in errors:
-                    if str(e).startswith(_("Row %(n)s") % {"n": index + 1}):
-                        out.append(str(e))
-                    elif name == "__all__":
-                        out.append(_("Row %(n)s: %(e)s") % {"n": index + 1, "e": e})
-                    else:
-                        out.append(
-                            _("Row %(n)s, %(field)s: %(e)s")
-                            % {"n": index + 1, "field": row.fields[name].label, "e": e}
-                        )
-        return out
-
     def get(self, request, pk=None):
         count, usage = self.setup_type(request, pk)
         form = CITypeForm(instance=self.ci_type, user=request.user, ci_count=count)
@@ -106,14 +82,13 @@ class TypeEditView(StaffOnlyMixin, LoginRequiredMixin, RecordFormMixin, View):
         form = CITypeForm(request.POST, instance=instance, user=request.user, ci_count=count)
         if "add_row" in request.POST:
             # One more blank row; nothing is checked or saved yet.
-            data = request.POST.copy()
-            total = f"{types.PREFIX}-TOTAL_FORMS"
-            current = data.get(total, "0")
-            known = current.isascii() and current.isdigit() and len(current) <= 3
-            data[total] = str(min(200, int(current) + 1 if known else 1))
+            data = self.with_one_more_row(request.POST)
             self.formset = definition_formset(self.ci_type, data, usage=usage)
             form = CITypeForm(
-                initial=_posted(form), instance=self.ci_type, user=request.user, ci_count=count
+                initial=self.as_typed(form),
+                instance=self.ci_type,
+                user=request.user,
+                ci_count=count,
             )
             return self.render_form(form)
         self.formset = definition_formset(self.ci_type, request.POST, usage=usage)
@@ -134,27 +109,6 @@ class TypeEditView(StaffOnlyMixin, LoginRequiredMixin, RecordFormMixin, View):
         if response.status_code == 302:
             messages.success(request, _("CI type “%(name)s” saved.") % {"name": form.instance})
         return response
-
-    def apply_errors(self, form, exc: ValidationError):
-        if not hasattr(exc, "error_dict"):
-            return super().apply_errors(form, exc)
-        rows = self.formset.forms
-        for key, errors in exc.error_dict.items():
-            found = ROW_ERROR.match(key)
-            for error in errors:
-                for message in error.messages:
-                    if found and int(found.group(1)) < len(rows):
-                        row = rows[int(found.group(1))]
-                        name = found.group(2)
-                        row.add_error(name if name in row.fields else None, message)
-                    else:
-                        form.add_error(key if key in form.fields else None, message)
-        return self.render_form(form, status=400)
-
-
-def _posted(form):
-    """What the user typed into the type's fields, to show again as it was."""
-    return {name: form[name].value() for name in form.fields}
 
 
 class TypeDeleteView(StaffOnlyMixin, LoginRequiredMixin, View):

@@ -2,6 +2,8 @@
 pages, CSV export), detail with its timeline, create and edit with optimistic
 locking; plus attachments, journal posts, saved filters and global search."""
 
+import re
+
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.contenttypes.models import ContentType
@@ -320,6 +322,69 @@ class RecordFormMixin:
         except ValidationError as exc:
             return self.apply_errors(form, exc)
         return redirect(obj.get_absolute_url())
+
+
+class RowsFormMixin(RecordFormMixin):
+    """A record's form with a formset of rows under it (``self.formset``, prefix
+    ``rows_prefix``): errors of the actions keyed "<prefix>-<row>-<field>" go to their
+    row, every error is also listed at the top naming its field or row, and "Add a
+    row" shows the page again with one more blank row."""
+
+    rows_prefix = ""
+    max_rows = 200
+
+    def row_problems(self, form):
+        """Every error on the page in one list, each naming its field or row."""
+        out = [str(e) for e in form.non_field_errors()]
+        for name, errors in form.errors.items():
+            if name != "__all__":
+                out += [f"{form.fields[name].label}: {e}" for e in errors]
+        out += [str(e) for e in self.formset.non_form_errors()]
+        for index, row in enumerate(self.formset.forms):
+            lead = _("Row %(n)s") % {"n": index + 1}
+            for name, errors in row.errors.items():
+                for e in errors:
+                    if str(e).startswith(lead):
+                        out.append(str(e))
+                    elif name == "__all__":
+                        out.append(_("Row %(n)s: %(e)s") % {"n": index + 1, "e": e})
+                    else:
+                        out.append(
+                            _("Row %(n)s, %(field)s: %(e)s")
+                            % {"n": index + 1, "field": row.fields[name].label, "e": e}
+                        )
+        return out
+
+    def with_one_more_row(self, data):
+        """The posted data asking for one more (blank) row, within ``max_rows``."""
+        data = data.copy()
+        total = f"{self.rows_prefix}-TOTAL_FORMS"
+        current = data.get(total, "0")
+        known = current.isascii() and current.isdigit() and len(current) <= 3
+        data[total] = str(min(self.max_rows, int(current) + 1 if known else 1))
+        return data
+
+    @staticmethod
+    def as_typed(form):
+        """What the user typed into the form's fields, to show again as it was."""
+        return {name: form[name].value() for name in form.fields}
+
+    def apply_errors(self, form, exc: ValidationError):
+        if not hasattr(exc, "error_dict"):
+            return super().apply_errors(form, exc)
+        rows = self.formset.forms
+        pattern = re.compile(rf"^{re.escape(self.rows_prefix)}-(\d+)-(\w+)$")
+        for key, errors in exc.error_dict.items():
+            found = pattern.match(key)
+            for error in errors:
+                for message in error.messages:
+                    if found and int(found.group(1)) < len(rows):
+                        row = rows[int(found.group(1))]
+                        name = found.group(2)
+                        row.add_error(name if name in row.fields else None, message)
+                    else:
+                        form.add_error(key if key in form.fields else None, message)
+        return self.render_form(form, status=400)
 
 
 def home(request):
