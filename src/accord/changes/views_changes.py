@@ -20,7 +20,7 @@ from django.views import View
 from accord.core import history, panels
 from accord.core.forms import key_of
 from accord.core.policy import Role, can, restrict, scope_for
-from accord.core.records import StaleRecordError
+from accord.core.views import FormActionView as CoreFormActionView
 from accord.core.views import RecordFormMixin, RecordListView, StaffOnlyMixin, timeline
 from accord.incidents.models import Incident
 from accord.problems.models import Problem
@@ -56,7 +56,6 @@ STALE = gettext_lazy(
     "Someone else changed this change since you opened it; nothing was saved. The page "
     "now shows the current change: check it and try again."
 )
-NOT_SAVED = gettext_lazy("Nothing was saved: see the fields marked below.")
 HIDDEN_CONFLICT = gettext_lazy(
     "Overlaps another change on a related configuration item (one you may not see)."
 )
@@ -547,70 +546,10 @@ class ChangeDetailView(StaffOnlyMixin, LoginRequiredMixin, View):
         return respond(request, visible_change(request.user, pk))
 
 
-def _messages(exc):
-    if hasattr(exc, "error_dict"):
-        return [m for errors in exc.message_dict.values() for m in errors]
-    return list(exc.messages)
+class FormActionView(CoreFormActionView):
+    """The change pages' form actions (changes, boards, releases)."""
 
-
-def _apply(form, exc):
-    """Put an action's refusal on the form's fields; what names no field of the form
-    is returned for the page's alert."""
-    if form is None:
-        return _messages(exc)
-    rest = []
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            for message in errors:
-                if field in form.fields:
-                    form.add_error(field, message)
-                else:
-                    rest.append(message)
-    else:
-        rest.extend(exc.messages)
-    return rest
-
-
-class Refused(Exception):
-    """A form of the page did not validate; it goes back with its errors."""
-
-
-class FormActionView(StaffOnlyMixin, LoginRequiredMixin, View):
-    """POST endpoints of a page's forms (htmx, or plain posts): ``do_<action>`` runs
-    it; a refusal goes back to the page with the form and its errors."""
-
-    def run(self, request, handler, record, reload):
-        self.bound, self.form, self.key = {}, None, None
-        try:
-            handler(request, record)
-        except Refused:
-            errors = [NOT_SAVED, *[str(e) for e in self.form.non_field_errors()]]
-            return self.refused(request, reload(), errors, 400)
-        except StaleRecordError:
-            return self.refused(request, reload(), [STALE], 409)
-        except ValidationError as exc:
-            errors = _apply(self.form, exc)
-            if self.form is not None and self.form.errors:
-                errors.insert(0, NOT_SAVED)
-            return self.refused(request, reload(), errors, 400)
-        return None
-
-    def refused(self, request, record, errors, status):
-        if self.form is not None and self.key and "version" in self.form.fields:
-            # Offer the kept input again against the current version.
-            self.form.data = self.form.data.copy()
-            self.form.data["version"] = record.version
-        if self.form is not None and self.key:
-            self.bound[self.key] = self.form
-        return self.respond(
-            request, record, status=status, errors=errors, bound=self.bound, open_form=self.key
-        )
-
-    def use(self, key, form):
-        self.key, self.form = key, form
-        if not form.is_valid():
-            raise Refused
-        return form.cleaned_data
+    stale_message = STALE
 
 
 class ChangeActionView(FormActionView):

@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -385,6 +386,85 @@ class RowsFormMixin(RecordFormMixin):
                     else:
                         form.add_error(key if key in form.fields else None, message)
         return self.render_form(form, status=400)
+
+
+NOT_SAVED = gettext_lazy("Nothing was saved: see the fields marked below.")
+
+
+def refusal_messages(exc: ValidationError):
+    """The messages of an action's refusal, field names left out."""
+    if hasattr(exc, "error_dict"):
+        return [m for errors in exc.message_dict.values() for m in errors]
+    return list(exc.messages)
+
+
+def apply_refusal(form, exc: ValidationError):
+    """Put an action's refusal on the form's fields; what names no field of the form
+    is returned for the page's alert."""
+    if form is None:
+        return refusal_messages(exc)
+    rest = []
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            for message in errors:
+                if field in form.fields:
+                    form.add_error(field, message)
+                else:
+                    rest.append(message)
+    else:
+        rest.extend(exc.messages)
+    return rest
+
+
+class Refused(Exception):
+    """A form of the page did not validate; it goes back with its errors."""
+
+
+class FormActionView(StaffOnlyMixin, LoginRequiredMixin, View):
+    """POST endpoints of a record page's forms (htmx, or plain posts): ``do_<action>``
+    runs it, reading its form with ``use``; a refusal goes back to the page with the
+    form and its errors (``respond``, given by the subclass)."""
+
+    stale_message = gettext_lazy(
+        "Someone else changed this record since you opened it; nothing was saved. The "
+        "page now shows the current record: check it and try again."
+    )
+
+    def respond(self, request, record, **kwargs):
+        raise NotImplementedError
+
+    def run(self, request, handler, record, reload):
+        self.bound, self.form, self.key = {}, None, None
+        try:
+            handler(request, record)
+        except Refused:
+            errors = [NOT_SAVED, *[str(e) for e in self.form.non_field_errors()]]
+            return self.refused(request, reload(), errors, 400)
+        except StaleRecordError:
+            return self.refused(request, reload(), [self.stale_message], 409)
+        except ValidationError as exc:
+            errors = apply_refusal(self.form, exc)
+            if self.form is not None and self.form.errors:
+                errors.insert(0, NOT_SAVED)
+            return self.refused(request, reload(), errors, 400)
+        return None
+
+    def refused(self, request, record, errors, status):
+        if self.form is not None and self.key and "version" in self.form.fields:
+            # Offer the kept input again against the current version.
+            self.form.data = self.form.data.copy()
+            self.form.data["version"] = record.version
+        if self.form is not None and self.key:
+            self.bound[self.key] = self.form
+        return self.respond(
+            request, record, status=status, errors=errors, bound=self.bound, open_form=self.key
+        )
+
+    def use(self, key, form):
+        self.key, self.form = key, form
+        if not form.is_valid():
+            raise Refused
+        return form.cleaned_data
 
 
 def home(request):

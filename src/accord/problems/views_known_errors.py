@@ -26,7 +26,13 @@ from accord.cmdb.actions import link_record, unlink_record
 from accord.cmdb.models import CILink, ConfigurationItem
 from accord.core.policy import can, restrict, scope_for
 from accord.core.tables import Column, Table
-from accord.core.views import RecordFormMixin, RecordListView, StaffOnlyMixin, timeline
+from accord.core.views import (
+    RecordFormMixin,
+    RecordListView,
+    StaffOnlyMixin,
+    refusal_messages,
+    timeline,
+)
 from accord.incidents.models import Incident
 
 from . import actions, suggestions
@@ -259,7 +265,7 @@ class ApplyWorkaroundView(StaffOnlyMixin, LoginRequiredMixin, View):
         try:
             actions.apply_workaround(known, incident, request.user)
         except ValidationError as exc:
-            for message in _messages(exc):
+            for message in refusal_messages(exc):
                 messages.error(request, message)
         else:
             messages.success(
@@ -268,12 +274,6 @@ class ApplyWorkaroundView(StaffOnlyMixin, LoginRequiredMixin, View):
                 % {"known": known.number},
             )
         return HttpResponseRedirect(incident.get_absolute_url())
-
-
-def _messages(exc):
-    if hasattr(exc, "error_dict"):
-        return [m for errors in exc.message_dict.values() for m in errors]
-    return list(exc.messages)
 
 
 # --- suggestions ------------------------------------------------------------------------

@@ -16,8 +16,14 @@ from django.views import View
 from accord.core import panels
 from accord.core.forms import key_of
 from accord.core.policy import can, restrict, scope_for
-from accord.core.records import StaleRecordError
-from accord.core.views import RecordFormMixin, RecordListView, StaffOnlyMixin, timeline
+from accord.core.views import (
+    FormActionView,
+    RecordFormMixin,
+    RecordListView,
+    StaffOnlyMixin,
+    refusal_messages,
+    timeline,
+)
 from accord.incidents.models import Incident
 
 from . import actions
@@ -320,36 +326,13 @@ class ProblemDetailView(StaffOnlyMixin, LoginRequiredMixin, View):
         return respond(request, visible_problem(request.user, pk))
 
 
-def _messages(exc):
-    if hasattr(exc, "error_dict"):
-        return [m for errors in exc.message_dict.values() for m in errors]
-    return list(exc.messages)
-
-
-def _apply(form, exc):
-    """Put an action's refusal on the form's fields; what names no field of the form
-    is returned for the page's alert."""
-    rest = []
-    if form is None:
-        return _messages(exc)
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            for message in errors:
-                if field in form.fields:
-                    form.add_error(field, message)
-                else:
-                    rest.append(message)
-    else:
-        rest.extend(exc.messages)
-    return rest
-
-
-class Refused(Exception):
-    """A form of the page did not validate; it goes back with its errors."""
-
-
-class ProblemActionView(StaffOnlyMixin, LoginRequiredMixin, View):
+class ProblemActionView(FormActionView):
     """POST endpoints of the record page's forms (htmx, or plain posts)."""
+
+    stale_message = STALE
+
+    def respond(self, request, problem, **kwargs):
+        return respond(request, problem, **kwargs)
 
     def post(self, request, pk, action):
         problem = visible_problem(request.user, pk)
@@ -358,43 +341,14 @@ class ProblemActionView(StaffOnlyMixin, LoginRequiredMixin, View):
             raise Http404
         if not may_write(request.user, problem):
             raise PermissionDenied
-        self.bound, self.form, self.key = {}, None, None
-        try:
-            handler(request, problem)
-        except Refused:
-            errors = [_("Nothing was saved: see the fields marked below.")]
-            errors += [str(e) for e in self.form.non_field_errors()]
-            return self.refused(request, pk, errors, 400)
-        except StaleRecordError:
-            return self.refused(request, pk, [STALE], 409)
-        except ValidationError as exc:
-            errors = _apply(self.form, exc)
-            if self.form is not None and self.form.errors:
-                errors.insert(0, _("Nothing was saved: see the fields marked below."))
-            return self.refused(request, pk, errors, 400)
+        refused = self.run(request, handler, problem, lambda: visible_problem(request.user, pk))
+        if refused is not None:
+            return refused
         problem = visible_problem(request.user, pk)
         if request.headers.get("HX-Request"):
             return respond(request, problem)
         messages.success(request, _("Saved."))
         return redirect(problem.get_absolute_url())
-
-    def refused(self, request, pk, errors, status):
-        problem = visible_problem(request.user, pk)
-        if self.form is not None and self.key and "version" in self.form.fields:
-            # Offer the kept input again against the current version.
-            self.form.data = self.form.data.copy()
-            self.form.data["version"] = problem.version
-        if self.form is not None and self.key:
-            self.bound[self.key] = self.form
-        return respond(
-            request, problem, status=status, errors=errors, bound=self.bound, open_form=self.key
-        )
-
-    def use(self, key, form):
-        self.key, self.form = key, form
-        if not form.is_valid():
-            raise Refused
-        return form.cleaned_data
 
     def do_transition(self, request, problem):
         name = request.POST.get("name", "")
@@ -527,7 +481,7 @@ class IncidentLinkView(StaffOnlyMixin, LoginRequiredMixin, View):
                 )
             actions.link_incidents(problem, request.user, [incident])
         except ValidationError as exc:
-            for message in _messages(exc):
+            for message in refusal_messages(exc):
                 messages.error(request, message)
         else:
             messages.success(
