@@ -28,6 +28,7 @@ from .forms import (
     split_references,
     textarea,
 )
+from .forms import ReviewForm as ChangeReviewForm
 from .models import Change, ReleasePolicy
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -293,20 +294,14 @@ class LinkIncidentForm(forms.Form):
         return found[0]
 
 
-class ReviewForm(forms.Form):
-    version = forms.IntegerField(**VERSION)
-    review_notes = forms.CharField(
-        label=_("Post-release review"),
-        max_length=20000,
-        widget=textarea(4),
-        help_text=_("How the roll-out went, what the incidents after it say, what to keep."),
-    )
+class ReviewForm(ChangeReviewForm):
+    """The post-release review: the change review's form, worded for a release."""
 
     def __init__(self, *args, release=None, **kwargs):
-        kwargs.setdefault("auto_id", "review-%s")
-        super().__init__(*args, **kwargs)
-        if release is not None and not self.is_bound:
-            self.initial.update({"version": release.version, "review_notes": release.review_notes})
+        super().__init__(*args, change=release, **kwargs)
+        notes = self.fields["review_notes"]
+        notes.label = _("Post-release review")
+        notes.help_text = _("How the roll-out went, what the incidents after it say, what to keep.")
 
 
 # --- release policy -----------------------------------------------------------------------------
