@@ -154,12 +154,12 @@ def describe(model, change_rows, user=None):
                     for v in value if isinstance(value, list) else [value]:
                         if v is not None:
                             wanted.setdefault(field.related_model, set()).add(v)
+    from .policy import narrows, restrict  # policy imports this module
+
     labels = {}
     for related, ids in wanted.items():
         rows = related._default_manager.in_bulk(list(ids))
-        if user is not None and rows:
-            from .policy import restrict
-
+        if user is not None and rows and narrows(related, user):
             seen = set(
                 restrict(related._default_manager.filter(pk__in=list(rows)), user).values_list(
                     "pk", flat=True

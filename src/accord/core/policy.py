@@ -103,6 +103,23 @@ def restrict(queryset, user):
     return queryset.filter(**{f"{path}__in": scope.customer_ids})
 
 
+def narrows(model, user) -> bool:
+    """Whether ``restrict`` would leave out any row of ``model`` for this user (when
+    it would not, asking the database which rows they may see can be skipped)."""
+    scope = scope_for(user)
+    if scope is None:
+        return True
+    if hasattr(model, "scope_condition"):
+        condition = model.scope_condition(scope)
+        if condition is not None:
+            return bool(condition)
+    if scope.all_customers:
+        return False
+    if getattr(model, "customer_field", None) is None:
+        return not scope.is_staff
+    return True
+
+
 def visible_by_pk(model, user, pk):
     """The row ``pk`` of ``model`` if the user may see it, else None.
 

@@ -47,3 +47,21 @@ def test_a_record_not_every_reader_may_see_is_named_by_its_kind():
     named = SimpleNamespace(customer_id=1, _meta=Meta)
     assert name_in_journal(many(), named, "INC0000001") == "one of the incidents"
     assert name_in_journal(many(1), named, "INC0000001") == "INC0000001"
+
+
+def test_narrows_agrees_with_restrict_for_every_user_and_model(world):
+    from accord.catalogue.models import Service
+    from accord.cmdb.models import ConfigurationItem
+    from accord.core.policy import narrows, restrict
+    from accord.incidents.models import Incident
+    from accord.organizations.models import Customer
+    from accord.problems.models import Problem
+    from accord.users.models import Team, User
+
+    for model in (Customer, Incident, Problem, ConfigurationItem, Service, Team, User):
+        qs = model._default_manager.all()
+        for user in (world.admin, world.auditor, world.agent_a, world.customer_user_a):
+            if not narrows(model, user):
+                assert str(restrict(qs, user).query) == str(qs.query), (model, user)
+    assert not narrows(Incident, world.admin) and not narrows(Team, world.agent_a)
+    assert narrows(Incident, world.agent_a) and narrows(Team, world.customer_user_a)
