@@ -26,7 +26,12 @@ from accord.incidents.tasks import close_resolved_records
 from accord.organizations.models import Customer
 from accord.users.models import ApiToken
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    # One worker runs them one after another: two of them at once on two workers
+    # would open about 100 PostgreSQL connections, the server's default limit.
+    pytest.mark.xdist_group("concurrency"),
+]
 
 THREADS = 50
 
